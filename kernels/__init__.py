@@ -1,0 +1,1 @@
+"""Generated and reference kernels, and the torch custom-op wrappers."""

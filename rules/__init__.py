@@ -1,0 +1,1 @@
+"""Rewrite rules, one module per family; each rule is named and states its equation."""

@@ -1,0 +1,1 @@
+"""Statements (streamability, fusion theorems, the normalised-contraction lemma) and certificates."""

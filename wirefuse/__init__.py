@@ -1,0 +1,10 @@
+"""wirefuse: prove attention variants streamable by equality saturation, check the certificates,
+and export the fused kernels to torch.
+
+Public API (filled in as the stages land):
+    trace(fn, axes) -> Term          evaluate(term, **tensors) -> Tensor
+"""
+from .errors import AxisSpecError, TraceError, UserError
+from .rewrite import Term, evaluate, parse
+
+__all__ = ["Term", "evaluate", "parse", "TraceError", "UserError", "AxisSpecError"]
