@@ -1,0 +1,143 @@
+"""Rank the ways to run a proven term: forms × split counts × tile configs, best first.
+
+Forms: "unfused" (the original term op by op), "fused" (the stream form as one kernel), "split"
+(split-KV: the stream axis cut into p chunks folded in parallel, then a combine kernel applying
+⊙ and the tail; sound because ⊙ is associative, THEORY.md §2).  Configs are Triton's:
+BLOCK_M (rows per program), BLOCK_N (keys per loop step), num_warps, num_stages.
+
+>>> from wirefuse.lowering.cost import reference_form
+>>> sf, term = reference_form("spherical")
+>>> sizes = dict(b=1, h=16, i=1, j=65536, d=128, e=128)
+>>> best = best_candidate(sf, term, sizes, "bf16", "h100")
+>>> best.form, best.splits > 1             # decoding: one query, 64K keys: split-KV wins
+('split', True)
+"""
+from __future__ import annotations
+
+import itertools
+
+from ..errors import UserError
+from ..rewrite.term import Term
+from ..theorems.stream import StreamForm
+from .cost import (Candidate, Rejected, check_sizes, fused_candidate, unfused_candidate)
+from .hardware import Spec, check_dtype, get_device
+
+SPLITS = (2, 4, 8, 16, 32, 64)
+FORMS = ("unfused", "fused", "split")
+
+
+def config_space(block_m=(16, 32, 64, 128), block_n=(32, 64, 128), warps=(4, 8),
+                 stages=(1, 2, 3, 4)) -> list[dict]:
+    return [{"BLOCK_M": m, "BLOCK_N": n, "num_warps": w, "num_stages": s}
+            for m, n, w, s in itertools.product(block_m, block_n, warps, stages)]
+
+
+def _spec(device) -> Spec:
+    return device if isinstance(device, Spec) else get_device(device)
+
+
+def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
+         device="h100", *, forms=FORMS, splits=SPLITS, configs=None) -> list[Candidate]:
+    """Every candidate the device accepts, sorted by predicted time, best first."""
+    spec = _spec(device)
+    check_dtype(dtype, spec)
+    sizes = check_sizes(term, sizes)
+    if stream_form.axis not in sizes:
+        raise UserError(f"no size for the stream axis {stream_form.axis}")
+    bad = [f for f in forms if f not in FORMS]
+    if bad:
+        raise UserError(f"unknown form {bad[0]!r}; known: {', '.join(FORMS)}")
+    configs = config_space() if configs is None else configs
+    out: list[Candidate] = []
+    if "unfused" in forms:
+        out.append(unfused_candidate(term, sizes, dtype, spec))
+    counts = ([1] if "fused" in forms else []) + (list(splits) if "split" in forms else [])
+    for cfg in configs:
+        for p in counts:
+            try:
+                out.append(fused_candidate(stream_form, term, sizes, dtype, spec, cfg, p))
+            except Rejected:
+                pass
+    # ties (same binding time) go to the candidate whose other resources are lighter: real
+    # kernels overlap units imperfectly, so the less total work, the closer to the bound
+    out.sort(key=lambda c: (round(c.predicted_s, 12), sum(c.breakdown_s.values()), c.splits,
+                            sorted(c.config.items())))
+    return out
+
+
+def best_candidate(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
+                   device="h100", forms=("fused", "split")) -> Candidate:
+    """The kernel `export` should generate: the fastest fused or split-KV candidate.
+
+    Returns a Candidate: `.form` ("fused" or "split"), `.splits` (p, 1 when fused), `.config`
+    ({"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"}), `.predicted_ms`, `.bound`."""
+    ranked = rank(stream_form, term, sizes, dtype, device, forms=forms)
+    if not ranked:
+        raise UserError("no tile config fits this device for these sizes")
+    return ranked[0]
+
+
+def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
+            dtype: str = "bf16", device="h100", shift=None, top: int | None = None,
+            forms=FORMS) -> list[Candidate]:
+    """Ranked candidates (best first) for `source`: a function (traced and proven by
+    `wirefuse.prove(fn, axes=..., stream=...)`), a Term, or an s-expression in stream normal form.
+
+    A function the prover cannot stream is ranked with its unfused form alone.  `shift`: the
+    running-max term u (s-expression or Term) when `source` is a hand-written softmax-like form.
+
+    >>> from wirefuse.lowering.cost import SPHERICAL
+    >>> c = explain(SPHERICAL, sizes=dict(b=1, h=16, i=4096, j=4096, d=128, e=128), top=1)[0]
+    >>> c.form, c.bound
+    ('fused', 'tensor')
+    """
+    from ..rewrite.sexpr import parse
+    from ..rewrite.term import TermError
+    from ..theorems.stream import NotNormal, decompose
+    if not sizes:
+        raise UserError("sizes are required, e.g. sizes=dict(b=1, h=16, i=1, j=65536, ...)")
+    sf = None
+    if callable(source) and not isinstance(source, Term):
+        import wirefuse
+        prove = getattr(wirefuse, "prove", None)
+        if prove is None:
+            raise UserError("the prover is not available in this build; pass the stream normal "
+                            "form instead (wirefuse explain --term SEXPR)")
+        if axes is None:
+            raise UserError("--axes is needed to trace a function, e.g. "
+                            "--axes \"q: b h i d, k: b h j d, v: b h j e\"")
+        result = prove(source, axes=axes, stream=stream)
+        sf = getattr(result, "stream_form", None)
+        term = next((getattr(result, a) for a in ("term", "original", "source_term")
+                     if isinstance(getattr(result, a, None), Term)), None)
+        if term is None and sf is not None:
+            term = sf.as_term()
+        if term is None:
+            raise UserError("the prover returned no term to cost")
+        if sf is None:
+            forms = tuple(f for f in forms if f == "unfused")
+    else:
+        try:
+            term = parse(source) if isinstance(source, str) else source
+        except TermError as e:
+            raise UserError(f"cannot read the term: {e}") from None
+        try:
+            sf = decompose(term, stream)
+        except NotNormal as e:
+            raise UserError(f"the term is not in stream normal form along {stream}: {e}") \
+                from None
+        if shift is not None:
+            try:
+                u = parse(shift) if isinstance(shift, str) else shift
+            except TermError as e:
+                raise UserError(f"cannot read the shift term: {e}") from None
+            from dataclasses import replace
+            sf = replace(sf, shift=u)
+    if sf is None:
+        from .cost import check_sizes, unfused_candidate
+        spec = _spec(device)
+        check_dtype(dtype, spec)
+        ranked = [unfused_candidate(term, check_sizes(term, sizes), dtype, spec)]
+    else:
+        ranked = rank(sf, term, sizes, dtype, device, forms=forms)
+    return ranked[:top] if top else ranked

@@ -1,0 +1,205 @@
+"""GPU specifications as data: what the cost model divides work by.
+
+Every figure is a `Figure(value, source, measured)`: `value` from a datasheet or whitepaper
+(`source` says which), `measured` what this project measured on such a device (None until then;
+bench/costmodel.py fills the H100 row's measurements, copied here by hand with the date).
+`Spec.rate(name)` prefers the measured figure: datasheet peaks are leads, not promises
+(METHOD.md: "measure the two ceilings once").
+
+Rates are per second for the whole chip; `per_sm` divides by the SM count.
+
+>>> h = DEVICES["h100"]
+>>> h.sms.value, h.smem_per_sm.value
+(132, 233472)
+>>> round(h.rate("sfu") / 1e12, 2)    # 16 exp/clk/SM x 132 SMs x 1.83 GHz (datasheet figure)
+3.86
+>>> h.tensor_rate("bf16") > h.tensor_rate("fp32")
+True
+>>> get_device("tpu")
+Traceback (most recent call last):
+...
+wirefuse.errors.UserError: unknown device 'tpu'; known: a100, h100, h200
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..errors import UserError
+
+WHITEPAPER_H100 = "NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), Table 2/3"
+DATASHEET_H100 = "NVIDIA H100 datasheet (SXM5 column; dense, i.e. without sparsity)"
+DATASHEET_H200 = "NVIDIA H200 datasheet (SXM column; dense)"
+WHITEPAPER_A100 = "NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020), Table 1/3"
+CUDA_GUIDE = "CUDA C++ Programming Guide, Compute Capabilities table (arithmetic throughput)"
+NOTES = "shared/NOTES.md and device/KINDS.md (this workplace, H100 SXM, 2026-11)"
+L2_EST = ("estimate: L2 read bandwidth from published microbenchmarks (no datasheet figure); "
+          "about 1.7-2x HBM")
+ESTIMATE = "estimate: typical warm launch of one kernel from PyTorch (not a datasheet figure)"
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    source: str
+    measured: float | None = None
+    measured_how: str = ""
+
+    @property
+    def best(self) -> float:
+        return self.measured if self.measured is not None else self.value
+
+
+DTYPE_BYTES = {"fp8": 1, "bf16": 2, "fp16": 2, "tf32": 4, "fp32": 4}
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    sms: Figure
+    clock_hz: Figure             # the boost clock the datasheet's rates are computed at
+    hbm_bytes_per_s: Figure
+    hbm_latency_s: Figure        # load-to-use latency from HBM: bounds one SM's bandwidth
+    l2_bytes: Figure
+    l2_bytes_per_s: Figure       # L2 -> SM bandwidth: where re-reads of a shared tile land
+    smem_per_sm: Figure          # shared memory (+L1) one SM can give to resident blocks
+    smem_per_block: Figure       # the most one block may ask for
+    regs_per_sm: Figure          # 32-bit registers
+    max_threads_per_sm: Figure
+    tensor: dict[str, Figure]    # dense tensor-core FLOP/s by input dtype
+    fp32: Figure                 # non-tensor FP32 FLOP/s (an FMA counts 2)
+    sfu: Figure                  # special-function ops/s (ex2, lg2, rsqrt, sin ...: MUFU)
+    launch_s: Figure
+    extra: dict = field(default_factory=dict)
+
+    def rate(self, what: str) -> float:
+        """Whole-chip rate of one resource: 'hbm', 'l2', 'fp32', 'sfu' (per second)."""
+        return {"hbm": self.hbm_bytes_per_s, "l2": self.l2_bytes_per_s, "fp32": self.fp32,
+                "sfu": self.sfu}[what].best
+
+    def tensor_rate(self, dtype: str) -> float:
+        if dtype not in self.tensor:
+            raise UserError(f"{self.name} has no dense {dtype} tensor-core rate; use one of "
+                            f"{', '.join(sorted(self.tensor))}")
+        return self.tensor[dtype].best
+
+    def datasheet_only(self) -> "Spec":
+        """The same device with every measured figure dropped (the napkin's own numbers)."""
+        def strip(v):
+            if isinstance(v, Figure):
+                return replace(v, measured=None)
+            if isinstance(v, dict):
+                return {k: strip(f) for k, f in v.items()}
+            return v
+        return replace(self, **{k: strip(v) for k, v in self.__dict__.items()})
+
+    def table(self) -> list[tuple[str, float, float | None, str]]:
+        """(name, datasheet value, measured or None, source) rows, for docs and `explain`."""
+        rows = []
+        for k, v in self.__dict__.items():
+            if isinstance(v, Figure):
+                rows.append((k, v.value, v.measured, v.source))
+            elif isinstance(v, dict):
+                rows += [(f"{k}[{kk}]", f.value, f.measured, f.source) for kk, f in v.items()
+                         if isinstance(f, Figure)]
+        return rows
+
+
+def _sfu(sms: int, clock: float, src: str) -> Figure:
+    # 16 MUFU results per clock per SM on sm_80/sm_90 (4 per SM sub-partition).
+    return Figure(16 * sms * clock, f"{CUDA_GUIDE}: 16/clk/SM x {sms} SMs x {clock / 1e9} GHz; {src}")
+
+
+H100 = Spec(
+    name="h100",
+    sms=Figure(132, WHITEPAPER_H100, 132, "torch.cuda.get_device_properties (KINDS.md)"),
+    clock_hz=Figure(1.83e9, WHITEPAPER_H100 + " (boost clock of the SXM5 rates; max 1.98 GHz)"),
+    hbm_bytes_per_s=Figure(3.35e12, DATASHEET_H100, 3.0e12,
+                           "device-to-device copy, bytes read + written (" + NOTES + ")"),
+    hbm_latency_s=Figure(0.9e-6, "estimate: ~600-900 ns HBM load latency on Hopper "
+                         "(microbenchmark papers), plus loop overhead"),
+    l2_bytes=Figure(50 * 2**20, WHITEPAPER_H100, 50 * 2**20, "torch device properties"),
+    l2_bytes_per_s=Figure(5.5e12, L2_EST),
+    smem_per_sm=Figure(228 * 1024, WHITEPAPER_H100 + " (228 KB shared memory per SM)"),
+    smem_per_block=Figure(227 * 1024, CUDA_GUIDE + " (227 KB per block, opt-in)"),
+    regs_per_sm=Figure(65536, WHITEPAPER_H100),
+    max_threads_per_sm=Figure(2048, CUDA_GUIDE),
+    tensor={
+        "fp8": Figure(1979e12, DATASHEET_H100),
+        "bf16": Figure(989.4e12, DATASHEET_H100, 790e12,
+                       "8192^3 bf16 torch.matmul on random data (" + NOTES + ")"),
+        "fp16": Figure(989.4e12, DATASHEET_H100),
+        "tf32": Figure(494.7e12, DATASHEET_H100),
+        "fp32": Figure(494.7e12, DATASHEET_H100 + " (fp32 matmul runs as tf32 on tensor cores)"),
+    },
+    fp32=Figure(66.9e12, DATASHEET_H100),
+    sfu=_sfu(132, 1.83e9, "THEORY.md §5 quotes about 3.9 TFLOP/s of exponentials"),
+    launch_s=Figure(4e-6, ESTIMATE),
+)
+
+H200 = Spec(
+    name="h200",
+    sms=Figure(132, DATASHEET_H200 + " (same GH100 die as H100 SXM)", 132,
+               "torch device properties (KINDS.md, 2026-10-28)"),
+    clock_hz=Figure(1.83e9, DATASHEET_H200),
+    hbm_bytes_per_s=Figure(4.8e12, DATASHEET_H200, 4.3e12,
+                           "device-to-device copy through PyTorch (KINDS.md, 2026-10-28)"),
+    hbm_latency_s=H100.hbm_latency_s,
+    l2_bytes=Figure(50 * 2**20, DATASHEET_H200, 60 * 2**20, "torch device properties "
+                    "(KINDS.md reports 60 MB)"),
+    l2_bytes_per_s=H100.l2_bytes_per_s,
+    smem_per_sm=H100.smem_per_sm,
+    smem_per_block=H100.smem_per_block,
+    regs_per_sm=H100.regs_per_sm,
+    max_threads_per_sm=H100.max_threads_per_sm,
+    tensor={
+        "fp8": Figure(1979e12, DATASHEET_H200),
+        "bf16": Figure(989.4e12, DATASHEET_H200, 788e12,
+                       "8192^3 bf16 torch.matmul on random data (KINDS.md, 2026-10-28)"),
+        "fp16": Figure(989.4e12, DATASHEET_H200),
+        "tf32": Figure(494.7e12, DATASHEET_H200),
+        "fp32": Figure(494.7e12, DATASHEET_H200 + " (as tf32)"),
+    },
+    fp32=Figure(66.9e12, DATASHEET_H200),
+    sfu=_sfu(132, 1.83e9, "same SM as H100"),
+    launch_s=H100.launch_s,
+)
+
+A100 = Spec(
+    name="a100",
+    sms=Figure(108, WHITEPAPER_A100),
+    clock_hz=Figure(1.41e9, WHITEPAPER_A100 + " (boost clock)"),
+    hbm_bytes_per_s=Figure(2.039e12, "NVIDIA A100 80GB SXM datasheet"),
+    hbm_latency_s=Figure(0.8e-6, "estimate: ~500-800 ns HBM load latency on Ampere"),
+    l2_bytes=Figure(40 * 2**20, WHITEPAPER_A100),
+    l2_bytes_per_s=Figure(4.5e12, L2_EST),
+    smem_per_sm=Figure(164 * 1024, WHITEPAPER_A100 + " (164 KB shared memory per SM)"),
+    smem_per_block=Figure(163 * 1024, CUDA_GUIDE),
+    regs_per_sm=Figure(65536, WHITEPAPER_A100),
+    max_threads_per_sm=Figure(2048, CUDA_GUIDE),
+    tensor={
+        "bf16": Figure(312e12, WHITEPAPER_A100),
+        "fp16": Figure(312e12, WHITEPAPER_A100),
+        "tf32": Figure(156e12, WHITEPAPER_A100),
+        "fp32": Figure(156e12, WHITEPAPER_A100 + " (as tf32)"),
+    },
+    fp32=Figure(19.5e12, WHITEPAPER_A100),
+    sfu=_sfu(108, 1.41e9, "A100 has no FP8 tensor cores"),
+    launch_s=H100.launch_s,
+)
+
+DEVICES: dict[str, Spec] = {s.name: s for s in (A100, H100, H200)}
+DTYPES = tuple(DTYPE_BYTES)
+
+
+def get_device(name: str) -> Spec:
+    spec = DEVICES.get(str(name).lower().replace("-sxm", "").replace("_", ""))
+    if spec is None:
+        raise UserError(f"unknown device {name!r}; known: {', '.join(sorted(DEVICES))}")
+    return spec
+
+
+def check_dtype(dtype: str, spec: Spec) -> str:
+    if dtype not in DTYPE_BYTES:
+        raise UserError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+    spec.tensor_rate(dtype)  # raises if the device has no tensor cores for it (fp8 on A100)
+    return dtype
