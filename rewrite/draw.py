@@ -16,7 +16,7 @@ the tail in registers (green), the result stored back to HBM.
 
 >>> from wirefuse.rewrite.sexpr import parse
 >>> svg = draw(parse("(sum@d (mul q[i,d] k[j,d]))"))
->>> svg.startswith("<svg") and "sum" not in svg and "Σ" in svg
+>>> svg.startswith("<svg") and ">Σ<" in svg and 'class="wire axis-j"' in svg
 True
 """
 from __future__ import annotations
