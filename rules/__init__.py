@@ -1,1 +1,15 @@
-"""Rewrite rules, one module per family; each rule is named and states its equation."""
+"""Rewrite rules, one module per family; each rule is named and states its equation.
+
+`ALL_RULES` is the checker's rule table: plain Python rules (rules.algebra, rules.reductions),
+never egglog.  rules.shift (running max) and rules.fusion (theorems 1–5, the normalised-contraction
+lemma) are statements about stream forms, not term rewrites.
+
+>>> "sum_factor_out" in ALL_RULES and "div_to_mul_pow" in ALL_RULES
+True
+"""
+from . import algebra, reductions  # noqa: F401  (registering the rules)
+from .base import REGISTRY, Rule, apply_step, canon
+
+ALL_RULES: dict[str, Rule] = dict(REGISTRY)
+
+__all__ = ["ALL_RULES", "Rule", "apply_step", "canon"]

@@ -1,0 +1,82 @@
+"""Terms as sympy expressions, for side conditions and monoid laws.
+
+Scalar functions become their sympy meaning (rewrite.ops); every other node (an input, a
+reduction, a size, a state) becomes an opaque real symbol, the same symbol for the same term.
+
+>>> from wirefuse.rewrite.sexpr import parse
+>>> conv = ToSympy()
+>>> conv(parse("(div $o[i] (sqrt $z[i]))"))
+o/sqrt(z)
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import sympy
+
+from ..rewrite.ops import SCALAR_OPS
+from ..rewrite.term import Const, Elem, State, Term
+
+
+def number(v: float):
+    """An exact sympy number for a float (0.125 → 1/8; ±inf → ±oo)."""
+    if v == math.inf:
+        return sympy.oo
+    if v == -math.inf:
+        return -sympy.oo
+    if float(v).is_integer():
+        return sympy.Integer(int(v))
+    return sympy.Rational(v)
+
+
+class ToSympy:
+    """Convert terms; `atoms` pins chosen subterms to chosen symbols (e.g. exp(u) ↦ E)."""
+
+    def __init__(self, atoms: dict[Term, sympy.Symbol] | None = None):
+        self.atoms = dict(atoms or {})
+        self._n = 0
+
+    def symbol_for(self, t: Term) -> sympy.Symbol:
+        if t not in self.atoms:
+            if isinstance(t, State):
+                self.atoms[t] = sympy.Symbol(t.name, real=True)
+            else:
+                self._n += 1
+                self.atoms[t] = sympy.Symbol(f"x{self._n}", real=True)
+        return self.atoms[t]
+
+    def __call__(self, t: Term):
+        if t in self.atoms:
+            return self.atoms[t]
+        if isinstance(t, Const) and t.dtype == "float":
+            return number(t.value)
+        if isinstance(t, Elem) and SCALAR_OPS[t.op].result == "float" and t.op != "where":
+            return SCALAR_OPS[t.op].sympy_fn(*[self(a) for a in t.args])
+        return self.symbol_for(t)
+
+
+def is_zero(expr) -> bool:
+    """Provably zero by sympy (False means 'not shown', never 'shown non-zero')."""
+    try:
+        if expr == 0:
+            return True
+        return sympy.simplify(expr) == 0
+    except Exception:  # sympy can fail on odd inputs; not shown
+        return False
+
+
+_SAFE = re.compile(r"^[\sA-Za-z0-9_+\-*/().,]*$")
+_NAMES = {"Max", "Min", "exp", "log", "sqrt", "oo", "Abs"}
+
+
+def parse_safely(src: str, names: set[str]):
+    """Parse a sympy expression from an untrusted certificate: only arithmetic, Max, Min, exp,
+    log, sqrt, Abs and the given variable names are allowed (sympy's parser evaluates code)."""
+    if not isinstance(src, str) or not _SAFE.match(src) or "__" in src:
+        raise ValueError(f"not a plain arithmetic expression: {src!r}")
+    for ident in re.findall(r"[A-Za-z_]\w*", src):
+        if ident not in _NAMES and ident not in names:
+            raise ValueError(f"unknown name {ident!r} in {src!r}")
+    local = {n: sympy.Symbol(n, real=True) for n in names}
+    return sympy.sympify(src, locals=local)
