@@ -1,0 +1,520 @@
+"""Proof reports: one self-contained HTML page per variant (inline SVG and CSS, nothing fetched).
+
+The page holds the function's source, its string diagram (and the stream form's panel), the
+verdict and its reason, the stream form in math notation, the proof steps (rule, equation,
+before/after), the checker's verdict and, given benchmark rows, the kernel's measured speed.
+
+Math notation (HTML, axis names in their diagram colours), e.g. for spherical attention's tail:
+
+>>> from wirefuse.rewrite.sexpr import parse
+>>> import re
+>>> plain = lambda h: re.sub("<[^>]+>", "", h)
+>>> plain(math_html(parse("(div $o[i,e] (sqrt $z[i]))")))
+'o_{i,e} / √(z_{i})'
+>>> plain(math_html(parse("(sum@j (mul s[i,j] (add v[j,e] 1.0)))")))
+'Σ_{j} s_{i,j} · (v_{j,e} + 1)'
+
+Where a subscript is written `_{..}` above, the HTML has `<sub>`; `plain` strips the tags and
+`math_text` gives this plain form directly.
+"""
+from __future__ import annotations
+
+import html
+import inspect
+import json
+import math
+import os
+import textwrap
+
+from .errors import UserError
+from .rewrite.ops import MONOIDS
+from .rewrite.sexpr import parse, to_sexpr
+from .rewrite.svg import axis_colour
+from .rewrite.term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size,
+                           State, Term)
+
+# ---------------------------------------------------------------------------------------------
+# math notation
+
+_INFIX = {"add": (" + ", 1), "sub": (" − ", 1), "mul": (" · ", 3), "div": (" / ", 3),
+          "lt": (" < ", 0), "le": (" ≤ ", 0), "gt": (" > ", 0), "ge": (" ≥ ", 0),
+          "eq": (" = ", 0), "ne": (" ≠ ", 0), "and": (" ∧ ", 0), "or": (" ∨ ", 0)}
+_ATOM = 9
+
+
+class _Fmt:
+    """Formats terms as HTML (`html=True`) or as plain text with `_{}`/`^{}` (for doctests)."""
+
+    def __init__(self, html_out: bool):
+        self.h = html_out
+
+    def esc(self, s):
+        return html.escape(s) if self.h else s
+
+    def ax(self, a):
+        return f'<span class="ax" style="color:{axis_colour(a)}">{html.escape(a)}</span>' \
+            if self.h else a
+
+    def sub(self, s):
+        return f"<sub>{s}</sub>" if self.h else "_{" + s + "}"
+
+    def sup(self, s):
+        return f"<sup>{s}</sup>" if self.h else "^{" + s + "}"
+
+    def idx(self, axes):
+        return self.sub(",".join(self.ax(a) for a in axes)) if axes else ""
+
+    def fmt(self, t: Term) -> tuple[str, int]:
+        """(text, precedence); higher binds tighter."""
+        if isinstance(t, Input):
+            return self.esc(t.name) + self.idx(t.axes), _ATOM
+        if isinstance(t, State):
+            name = f'<b class="state">{html.escape(t.name)}</b>' if self.h else t.name
+            return name + self.idx(t.axes), _ATOM
+        if isinstance(t, Const):
+            if t.dtype == "bool":
+                return ("true" if t.value else "false"), _ATOM
+            v = t.value
+            s = "∞" if v == math.inf else "−∞" if v == -math.inf else (
+                str(int(v)) if v == int(v) and abs(v) < 1e15 else f"{v:.6g}")
+            return s, (_ATOM if v >= 0 else 2)
+        if isinstance(t, Size):
+            return "|" + self.ax(t.axis) + "|", _ATOM
+        if isinstance(t, Elem):
+            return self.elem(t)
+        if isinstance(t, Reduce):
+            body, p = self.fmt(t.body)
+            if p < 3:
+                body = f"({body})"
+            sym = MONOIDS[t.monoid].symbol
+            return f"{sym}{self.sub(self.ax(t.axis))} {body}", 2
+        if isinstance(t, (Broadcast, Layout)):  # identity on the values, seen by name
+            return self.fmt(t.body)
+        if isinstance(t, Rename):
+            body, p = self.fmt(t.body)
+            if p < _ATOM:
+                body = f"({body})"
+            return f"{body}[{self.ax(t.old)}→{self.ax(t.new)}]", _ATOM
+        if isinstance(t, Opaque):
+            args = ", ".join(self.fmt(a)[0] for a in t.args)
+            ps = (";" + ",".join(f"{p:g}" for p in t.params)) if t.params else ""
+            return f"{t.op}{self.sub(self.ax(t.axis))}({args}{ps})", _ATOM
+        return self.esc(str(t)), _ATOM
+
+    def elem(self, t: Elem) -> tuple[str, int]:
+        op, args = t.op, t.args
+        if op in _INFIX:
+            sep, p = _INFIX[op]
+            parts = []
+            for k, a in enumerate(args):
+                s, q = self.fmt(a)
+                # left-associative: the right operand of − and / needs brackets at equal strength
+                if q < p or (q == p and k > 0 and op in ("sub", "div")) or (q == 2 and p == 3 and k < len(args) - 1):
+                    s = f"({s})"
+                parts.append(s)
+            return self.esc(sep).join(parts), p
+        if op == "neg":
+            s, q = self.fmt(args[0])
+            return "−" + (s if q >= 3 else f"({s})"), 2
+        if op in ("square", "pow"):
+            s, q = self.fmt(args[0])
+            if q < _ATOM:
+                s = f"({s})"
+            e = "2" if op == "square" else self.fmt(args[1])[0]
+            return s + self.sup(e), 8
+        if op == "sqrt":
+            return "√(" + self.fmt(args[0])[0] + ")", _ATOM
+        if op == "abs":
+            return "|" + self.fmt(args[0])[0] + "|", _ATOM
+        if op == "where":
+            c, a, b = (self.fmt(x)[0] for x in args)
+            return f"({a} if {c} else {b})", _ATOM
+        inner = ", ".join(self.fmt(a)[0] for a in args)
+        return f"{op}({inner})", _ATOM
+
+
+def math_html(t: Term) -> str:
+    return _Fmt(True).fmt(t)[0]
+
+
+def math_text(t: Term) -> str:
+    """Plain-text math notation (subscripts as _{..}).
+
+    >>> math_text(parse("(div (exp s[i,j]) (sum@j (exp s[i,j])))"))
+    'exp(s_{i,j}) / (Σ_{j} exp(s_{i,j}))'
+    """
+    return _Fmt(False).fmt(t)[0]
+
+
+def stream_form_html(sf) -> str:
+    """The state components (fold, identity, combine), the per-chunk update, and the tail."""
+    ax = _Fmt(True).ax(sf.axis)
+    rows = []
+    for c in sf.components:
+        st = sf.state_ref(c)
+        m = MONOIDS[c.monoid]
+        lhs = math_html(st)
+        ident = {0.0: "0", 1.0: "1", -math.inf: "−∞", math.inf: "∞"}.get(c.identity,
+                                                                         str(c.identity))
+        comb = {"sum": f"{lhs} ← {lhs} + {m.symbol}<sub>{ax}∈C</sub> (·)",
+                "prod": f"{lhs} ← {lhs} · Π<sub>{ax}∈C</sub> (·)",
+                "max": f"{lhs} ← max({lhs}, max<sub>{ax}∈C</sub> (·))",
+                "min": f"{lhs} ← min({lhs}, min<sub>{ax}∈C</sub> (·))"}[c.monoid]
+        rows.append(f"<tr><td class='lhs'>{lhs}</td><td>= {m.symbol}<sub>{ax}</sub> "
+                    f"{_paren(c.body)}</td><td class='note'>identity {ident}; per chunk C: {comb}"
+                    "</td></tr>")
+    tail = math_html(sf.tail)
+    rows.append(f"<tr><td class='lhs'>out</td><td>= {tail}</td><td class='note'>the tail, once "
+                "after the last chunk</td></tr>")
+    shift = ""
+    if getattr(sf, "shift", None) is not None:
+        shift = (f"<p>Running-max rescaling is sound here: every sum component is "
+                 f"e<sup>u</sup>·w with u = {math_html(sf.shift)}, and the tail is invariant "
+                 f"under a common rescaling; the kernel keeps m = max<sub>{ax}</sub> u.</p>")
+    return (f"<p>Streamable along {ax}: one pass over chunks of {ax} with a state of "
+            f"{len(sf.components)} component(s); the combine is associative with an identity, "
+            f"so the chunks may also be split across programs and merged (split-KV).</p>"
+            f"<table class='sf'>{''.join(rows)}</table>{shift}")
+
+
+def _paren(t: Term) -> str:
+    s, p = _Fmt(True).fmt(t)
+    return f"({s})" if p < 3 else s
+
+
+# ---------------------------------------------------------------------------------------------
+# proof steps, checker, benchmark
+
+
+def _as_term(x) -> Term | None:
+    if isinstance(x, Term):
+        return x
+    if isinstance(x, str):
+        try:
+            return parse(x)
+        except Exception:
+            return None
+    if isinstance(x, dict):
+        try:
+            from .rewrite.serialize import term_from_json
+            return term_from_json(x)
+        except Exception:
+            return None
+    return None
+
+
+def _rule_info(name: str) -> tuple[str, str]:
+    """(equation, side condition) of a registered rule, or empty strings."""
+    try:
+        from .rules.base import REGISTRY
+        import importlib
+        import pkgutil
+        from . import rules as _rules
+        for m in pkgutil.iter_modules(_rules.__path__):  # rules register on import
+            importlib.import_module(f"{_rules.__name__}.{m.name}")
+        r = REGISTRY.get(name)
+        if r is not None:
+            return r.equation, r.side_condition
+    except Exception:  # a half-written rules module must not break the report
+        pass
+    return "", ""
+
+
+def steps_html(steps, start: Term | None) -> str:
+    """A table of proof steps: rule, equation, where, and the term before and after."""
+    if not steps:
+        return "<p class='muted'>No rewrite steps: the term was already in stream normal form.</p>"
+    rows = []
+    before = start
+    for n, st in enumerate(steps, 1):
+        if not isinstance(st, dict):
+            st = {"rule": str(st)}
+        name = str(st.get("rule") or st.get("name") or "?")
+        eq, side = st.get("equation") or "", st.get("side_condition") or ""
+        if not eq:
+            eq, side2 = _rule_info(name)
+            side = side or side2
+        pos = st.get("position", st.get("pos", st.get("path", "")))
+        pos = "root" if pos in ((), [], "") else "·".join(str(p) for p in pos) \
+            if isinstance(pos, (list, tuple)) else str(pos)
+        after = _as_term(st.get("term", st.get("result", st.get("after"))))
+        b = math_html(before) if before is not None else "…"
+        a = math_html(after) if after is not None else html.escape(
+            str(st.get("term", st.get("result", ""))))
+        bind = st.get("bindings")
+        bind_s = html.escape(json.dumps(bind, default=str)) if bind else ""
+        rows.append(
+            f"<tr><td>{n}</td><td><code>{html.escape(name)}</code>"
+            + (f"<div class='eq'>{html.escape(eq)}</div>" if eq else "")
+            + (f"<div class='note'>if {html.escape(side)}</div>" if side and side != "none"
+               else "")
+            + f"</td><td>{html.escape(pos)}" + (f"<div class='note'>{bind_s}</div>"
+                                                if bind_s else "")
+            + f"</td><td class='m'>{b}</td><td class='m'>{a}</td></tr>")
+        before = after if after is not None else before
+    return ("<table class='steps'><tr><th>#</th><th>rule and equation</th><th>where</th>"
+            "<th>before</th><th>after</th></tr>" + "".join(rows) + "</table>")
+
+
+def load_bench(path: str) -> list[dict]:
+    """Benchmark rows from a JSON file: a list of {variant, shape, TFLOP/s, ...} objects (or
+    {"rows": [...]})."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise UserError(f"no such benchmark file: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not JSON ({e}); give a list of rows with variant, shape "
+                        "and TFLOP/s") from None
+    if isinstance(data, dict) and isinstance(data.get("rows"), list):
+        data = data["rows"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise UserError(f"{path}: expected a JSON list of objects with variant, shape and "
+                        "TFLOP/s")
+    return data
+
+
+def _tflops(row: dict):
+    for k in ("TFLOP/s", "tflops", "TFLOPs", "tflop_s", "TFLOPS"):
+        if k in row:
+            try:
+                return float(row[k])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def bench_html(rows: list[dict], variant: str | None) -> str:
+    """Rows for this variant (all rows if none name it), as a table with inline bars."""
+    mine = [r for r in rows if variant and str(r.get("variant", "")) == variant] or rows
+    if not mine:
+        return "<p class='muted'>The benchmark file has no rows.</p>"
+    best = max([_tflops(r) or 0.0 for r in mine] + [1e-9])
+    keys = ["variant", "shape"] + sorted({k for r in mine for k in r} - {"variant", "shape"}
+                                         - {"TFLOP/s", "tflops", "TFLOPs", "tflop_s", "TFLOPS"})
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "<th>TFLOP/s</th>"
+    body = []
+    for r in mine:
+        tf = _tflops(r)
+        cells = "".join(f"<td>{html.escape(_cell(r.get(k, '')))}</td>" for k in keys)
+        bar = (f"<div class='bar'><span style='width:{100 * tf / best:.1f}%'></span>"
+               f"<em>{tf:.1f}</em></div>") if tf is not None else "–"
+        body.append(f"<tr>{cells}<td>{bar}</td></tr>")
+    note = "" if variant and any(str(r.get("variant", "")) == variant for r in rows) else \
+        f"<p class='muted'>No row names {html.escape(str(variant))}; showing every row.</p>"
+    return note + f"<table class='bench'><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _cell(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return "×".join(str(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# the page
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2330;
+background:#fafbfc;line-height:1.45}
+main{max-width:1200px;margin:0 auto;padding:18px 24px 40px}
+h1{font-size:22px;margin:6px 0 4px}h2{font-size:16px;margin:26px 0 8px;border-bottom:1px solid
+#e3e6ea;padding-bottom:4px}
+.verdict{display:inline-block;padding:4px 10px;border-radius:4px;font-weight:600;margin:6px 0}
+.ok{background:#e3f5e8;color:#17602c;border:1px solid #9fd8ae}
+.no{background:#fdecee;color:#8a1020;border:1px solid #f0a9b3}
+.unk{background:#fff5e0;color:#7a5200;border:1px solid #f0cf8a}
+pre{background:#f3f4f6;border:1px solid #e3e6ea;border-radius:4px;padding:10px;overflow:auto;
+font-size:13px}
+.diagram{overflow:auto;background:#fff;border:1px solid #e3e6ea;border-radius:4px;padding:4px}
+.diagram svg{display:block;max-width:100%;height:auto}
+table{border-collapse:collapse;font-size:13.5px;margin:6px 0}
+td,th{border:1px solid #e3e6ea;padding:4px 8px;vertical-align:top;text-align:left}
+th{background:#f3f4f6}
+.sf td{border:none;padding:3px 10px 3px 0}.sf .lhs{text-align:right;white-space:nowrap}
+.note,.muted{color:#667085;font-size:12.5px}
+.eq{font-family:'DejaVu Sans Mono',Menlo,monospace;font-size:12.5px;color:#334}
+.m{font-family:'DejaVu Serif',Georgia,serif;max-width:420px;overflow-wrap:anywhere}
+.sf td:nth-child(2){font-family:'DejaVu Serif',Georgia,serif}
+.ax{font-weight:600}
+.bar{position:relative;width:260px;height:16px;background:#f0f2f5;border-radius:3px}
+.bar span{position:absolute;left:0;top:0;bottom:0;background:#7aa7e0;border-radius:3px}
+.bar em{position:absolute;left:6px;top:-1px;font-style:normal;font-size:12px}
+code{font-family:'DejaVu Sans Mono',Menlo,monospace;font-size:12.5px}
+#render-errors{color:#8a1020}
+"""
+
+# Written into the page so a headless browser can tell a clean render from a broken one.
+_SCRIPT = """
+<script>
+window.__errors = [];
+window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });
+window.addEventListener('load', function () {
+  var svgs = document.querySelectorAll('svg').length;
+  var el = document.getElementById('render-status');
+  el.setAttribute('data-svgs', String(svgs));
+  el.setAttribute('data-errors', String(window.__errors.length));
+  el.textContent = window.__errors.length ? 'render errors: ' + window.__errors.join('; ')
+                                          : 'rendered';
+});
+</script>
+"""
+
+
+def build_page(*, title: str, source: str | None, svg: str | None, verdict: str,
+               streamable: bool | None, reason: str, stream_form=None, steps=None,
+               start: Term | None = None, checker: str | None = None,
+               checker_ok: bool | None = None, bench: list[dict] | None = None,
+               variant: str | None = None, term: Term | None = None) -> str:
+    """Assemble the report page from its parts (every part optional but the verdict)."""
+    cls = "ok" if streamable else ("no" if streamable is False else "unk")
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<div class='verdict {cls}' id='verdict'>{html.escape(verdict)}</div>",
+             f"<p>{html.escape(reason)}</p>" if reason else ""]
+    if source:
+        parts.append(f"<h2>Source</h2><pre>{html.escape(source)}</pre>")
+    if term is not None:
+        parts.append(f"<h2>Traced term</h2><p class='m'>{math_html(term)}</p>"
+                     f"<details><summary class='muted'>s-expression</summary>"
+                     f"<pre>{html.escape(to_sexpr(term))}</pre></details>")
+    if svg:
+        body = svg[svg.index("<svg"):] if "<svg" in svg else svg
+        parts.append(f"<h2>String diagram</h2><div class='diagram'>{body}</div>")
+    if stream_form is not None:
+        parts.append(f"<h2>Stream form</h2>{stream_form_html(stream_form)}")
+    if steps is not None:
+        parts.append(f"<h2>Proof steps</h2>{steps_html(steps, start)}")
+    if checker is not None:
+        c = "ok" if checker_ok else ("no" if checker_ok is False else "unk")
+        parts.append(f"<h2>Checker</h2><div class='verdict {c}' id='checker'>"
+                     f"{html.escape(checker)}</div>")
+    if bench is not None:
+        parts.append(f"<h2>Measured speed</h2>{bench_html(bench, variant)}")
+    parts.append("<p class='muted' id='render-status'>loading…</p>")
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+            f"<body><main>{''.join(parts)}</main>{_SCRIPT}</body></html>\n")
+
+
+def function_source(fn) -> str | None:
+    try:
+        return textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# analysis: trace, prove, check (whatever of the pipeline is there)
+
+
+class Analysis:
+    """What the report and the diagram need about one variant.
+
+    `streamable` is True only when the prover (or, for a term already in normal form, the
+    recogniser `theorems.stream.decompose`) established it; None means "not established"."""
+
+    def __init__(self, name, term, stream, streamable=None, reason="", stream_form=None,
+                 steps=None, checker=None, checker_ok=None, source=None, certificate=None):
+        self.name, self.term, self.stream = name, term, stream
+        self.streamable, self.reason, self.stream_form = streamable, reason, stream_form
+        self.steps, self.checker, self.checker_ok = steps, checker, checker_ok
+        self.source, self.certificate = source, certificate
+
+    @property
+    def verdict(self) -> str:
+        if self.stream is None:
+            return "traced (no stream axis asked for)"
+        if self.streamable:
+            return f"streamable along {self.stream}"
+        if self.streamable is False:
+            return f"not streamable along {self.stream}"
+        return f"not proven streamable along {self.stream}"
+
+
+def trace_function(fn, axes) -> Term:
+    """The traced term of `fn` (needs wirefuse.trace)."""
+    import wirefuse
+    tracer = getattr(wirefuse, "trace", None)
+    if tracer is None:
+        raise UserError("the tracer (wirefuse.trace) is not available in this build; "
+                        "draw a hand-written term with --term instead")
+    return tracer(fn, axes)
+
+
+def analyse_term(term: Term, stream: str | None, name: str = "term",
+                 source: str | None = None) -> Analysis:
+    """Without the prover: a term already in stream normal form is streamable by inspection."""
+    from .theorems.stream import NotNormal, decompose
+    a = Analysis(name, term, stream, source=source)
+    if stream is None:
+        return a
+    try:
+        a.stream_form = decompose(term, stream)
+        a.streamable = True
+        a.reason = ("the term is already in stream normal form along "
+                    f"{stream} (a tail over monoid folds with {stream}-local bodies)")
+        a.steps = []
+    except NotNormal as e:
+        a.reason = f"not in stream normal form as written: {e}"
+    return a
+
+
+def analyse_function(fn, axes, stream: str | None, name: str | None = None) -> Analysis:
+    """Trace `fn`; with `stream`, prove (wirefuse.prove) and check the certificate."""
+    import wirefuse
+    name = name or getattr(fn, "__name__", "function")
+    term = trace_function(fn, axes)
+    src = function_source(fn)
+    prove = getattr(wirefuse, "prove", None)
+    if stream is None or prove is None:
+        a = analyse_term(term, stream, name, src)
+        if stream is not None and not a.streamable:
+            a.reason += " (the prover is not available in this build)"
+        return a
+    res = prove(fn, axes=axes, stream=stream)
+    cert = getattr(res, "certificate", None)
+    steps = cert.get("steps") if isinstance(cert, dict) else getattr(cert, "steps", None)
+    a = Analysis(name, term, stream, bool(getattr(res, "streamable", False)),
+                 str(getattr(res, "reason", "") or ""), getattr(res, "stream_form", None),
+                 steps, source=src, certificate=cert)
+    if not a.streamable:
+        a.streamable = False if getattr(res, "refuted", True) else None
+    a.checker, a.checker_ok = check_certificate(cert) if cert is not None else (None, None)
+    return a
+
+
+def check_certificate(cert) -> tuple[str, bool | None]:
+    """Replay the certificate with the independent checker, if this build has one."""
+    import wirefuse
+    check = getattr(wirefuse, "check", None)
+    if check is None:
+        return "checker not available in this build: the certificate was not replayed", None
+    try:
+        out = check(cert)
+    except UserError as e:
+        return f"rejected: {e}", False
+    ok = out if isinstance(out, bool) else getattr(out, "ok", getattr(out, "valid", None))
+    why = "" if isinstance(out, bool) else str(getattr(out, "reason", "") or "")
+    if ok:
+        return "accepted: the checker replayed every step and re-verified the stream form" + (
+            f" ({why})" if why else ""), True
+    return f"rejected: {why or 'the checker did not accept the certificate'}", False
+
+
+def render_report(a: Analysis, svg: str | None, bench: list[dict] | None = None) -> str:
+    return build_page(title=f"wirefuse report: {a.name}", source=a.source, svg=svg,
+                      verdict=a.verdict, streamable=a.streamable, reason=a.reason,
+                      stream_form=a.stream_form, steps=a.steps if a.stream else None,
+                      start=a.term, checker=a.checker, checker_ok=a.checker_ok, bench=bench,
+                      variant=a.name, term=a.term)
+
+
+def report_html(a: Analysis, bench: list[dict] | None = None, levels: bool = True) -> str:
+    """The full page for an analysis: diagram (with the stream-form panel) included."""
+    from .rewrite.draw import draw
+    svg = draw(a.term, stream=a.stream, stream_form=a.stream_form, levels=levels,
+               title=a.name)
+    return render_report(a, svg, bench)
