@@ -7,15 +7,12 @@ before/after), the checker's verdict and, given benchmark rows, the kernel's mea
 Math notation (HTML, axis names in their diagram colours), e.g. for spherical attention's tail:
 
 >>> from wirefuse.rewrite.sexpr import parse
->>> import re
->>> plain = lambda h: re.sub("<[^>]+>", "", h)
->>> plain(math_html(parse("(div $o[i,e] (sqrt $z[i]))")))
+>>> math_text(parse("(div $o[i,e] (sqrt $z[i]))"))
 'o_{i,e} / √(z_{i})'
->>> plain(math_html(parse("(sum@j (mul s[i,j] (add v[j,e] 1.0)))")))
+>>> math_text(parse("(sum@j (mul s[i,j] (add v[j,e] 1.0)))"))
 'Σ_{j} s_{i,j} · (v_{j,e} + 1)'
-
-Where a subscript is written `_{..}` above, the HTML has `<sub>`; `plain` strips the tags and
-`math_text` gives this plain form directly.
+>>> math_html(parse("s[i,j]"))
+'s<sub><span class="ax" style="color:#1f6fd1">i</span>,<span class="ax" style="color:#d62728">j</span></sub>'
 """
 from __future__ import annotations
 
