@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 
 import sympy
 
-from ..rewrite.term import Elem, State, Term
-from ..theorems.stream import StreamForm, substitute
+from ..rewrite.term import Elem, Layout, State, Term
+from ..theorems.stream import StreamForm
 from .symbolic import ToSympy, is_zero
 
 LAM = sympy.Symbol("lam", positive=True)
@@ -82,6 +82,8 @@ def tail_invariant(sf: StreamForm, degrees: dict) -> bool:
     conv = ToSympy()
     try:
         t = conv(sf.tail)
+        if conv.hides(lambda x: isinstance(x, State)):
+            return False  # a state inside an opaque node: the rescaling cannot be followed
         sub = {}
         for c in sf.components:
             if c.name in degrees:
@@ -125,7 +127,19 @@ def with_shift(sf: StreamForm) -> tuple[StreamForm, ShiftInfo | None]:
 
 
 def shifted_body(body: Term, info: ShiftInfo, axis: str) -> Term:
-    """b(e^(u − m)): the body a shifted state component folds, m the running max."""
+    """b(e^(u − m)): the body a shifted state component folds, m the running max.
+
+    Only the occurrences of e^u that `_degree` saw as E are replaced: those reached through
+    scalar functions alone (one inside another reduction, e.g. Σ_i e^u, is part of an opaque
+    atom there and must stay as it is)."""
     u = info.u
     m = State(info.max_name, tuple(a for a in u.axes if a != axis))
-    return substitute(body, {Elem("exp", (u,)): Elem("exp", (Elem("sub", (u, m)),))})
+    old, new = Elem("exp", (u,)), Elem("exp", (Elem("sub", (u, m)),))
+
+    def go(t: Term) -> Term:
+        if t is old:
+            return new
+        if isinstance(t, (Elem, Layout)):
+            return t.with_children(tuple(go(c) for c in t.children))
+        return t
+    return go(body)

@@ -16,7 +16,7 @@ import re
 import sympy
 
 from ..rewrite.ops import SCALAR_OPS
-from ..rewrite.term import Const, Elem, State, Term
+from ..rewrite.term import Const, Elem, Layout, State, Term
 
 
 def number(v: float):
@@ -53,7 +53,15 @@ class ToSympy:
             return number(t.value)
         if isinstance(t, Elem) and SCALAR_OPS[t.op].result == "float" and t.op != "where":
             return SCALAR_OPS[t.op].sympy_fn(*[self(a) for a in t.args])
+        if isinstance(t, Layout):  # a layout only orders axes: the identity on values
+            return self(t.body)
         return self.symbol_for(t)
+
+    def hides(self, pred) -> bool:
+        """Whether some opaque atom (not a pinned one) contains a subterm satisfying `pred`:
+        then a substitution on the sympy side would not reach it."""
+        return any(not isinstance(t, State) and any(pred(x) for x in t.walk())
+                   for t, s in self.atoms.items() if s.name.startswith("x"))
 
 
 def is_zero(expr) -> bool:

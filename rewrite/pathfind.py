@@ -1,0 +1,141 @@
+"""Path finding: replayable rule steps from a term to a stream normal form.
+
+`find_path(src, axis, target)` runs a bounded best-first search over single rule applications
+(rule, position, bindings) on AC-canonical terms (rules.base.canon), from `src` to a term in
+stream normal form along `axis` (theorems.stream.decompose accepts it), preferring one equal
+modulo AC to `target` when given (the normal form the e-graph extracted).  The steps it returns
+are exactly what rewrite.check replays.
+
+The heuristic counts what keeps a term out of normal form: each reduction over n (or |n|) inside
+the body of a reduction over n costs 2 + the depth of its deepest n-dependent ancestor in that
+body (so pulling the n-independent part containing it towards the top of the body lowers the
+cost, and factoring it out removes it); |n| in the tail costs 1; opaque folds over n are
+hopeless.
+
+>>> from wirefuse.rewrite.sexpr import parse
+>>> steps = find_path(parse("(sum@j (div (exp s[i,j]) (sum@j (exp s[i,j]))))"), "j")
+>>> [s.rule for s in steps]
+['div_to_mul_pow', 'sum_factor_out']
+>>> steps[-1].term
+(mul (pow (sum@j (exp s[i,j])) -1.0) (sum@j (exp s[i,j])))
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass, field
+
+from ..rules import ALL_RULES
+from ..rules.base import canon
+from ..theorems.stream import NotNormal, decompose
+from .term import Opaque, Reduce, Size, Term
+
+HOPELESS = 10 ** 6
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rule application: at `position` of the previous (canonical) term, giving `term`."""
+    rule: str
+    position: tuple[int, ...]
+    bindings: dict = field(hash=False)
+    term: Term
+
+
+def violations(t: Term, axis: str) -> int:
+    """The heuristic: 0 exactly when no reduction/size over `axis` sits inside a body over it."""
+    total = 0
+    stack = [(t, False, -1, 0)]  # (node, inside a body over axis, deepest dependent depth, depth)
+    while stack:
+        x, inside, last_dep, depth = stack.pop()
+        if isinstance(x, Opaque) and x.axis == axis:
+            return HOPELESS
+        over = isinstance(x, (Reduce, Size)) and x.axis == axis
+        if over and inside:
+            total += last_dep + 2
+        elif isinstance(x, Size) and x.axis == axis:
+            total += 1
+        if isinstance(x, Reduce) and x.axis == axis:
+            stack.append((x.body, True, -1, 0))
+            continue
+        if axis in x.axes:
+            last_dep = depth
+        for c in x.children:
+            stack.append((c, inside, last_dep, depth + 1))
+    return total
+
+
+def _nodes(t: Term) -> set:
+    return set(t.walk())
+
+
+def in_normal_form(t: Term, axis: str) -> bool:
+    try:
+        decompose(t, axis)
+        return True
+    except NotNormal:
+        return False
+
+
+def successors(t: Term, rules=None):
+    """Every (rule name, position, bindings, canonical result) one step from canonical `t`."""
+    rules = ALL_RULES if rules is None else rules
+    seen_pos = set()
+    for pos, sub in t.positions():
+        if pos in seen_pos:
+            continue
+        seen_pos.add(pos)
+        for name, r in rules.items():
+            for new, b in r.rewrite(sub):
+                yield name, pos, b, canon(t.replace_at(pos, new))
+
+
+def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int = 600,
+              max_seconds: float = 5.0, require_target: bool = False) -> list[Step] | None:
+    """Steps from `src` to a stream normal form along `axis`, or None when the budget runs out.
+
+    With `target`, a normal form equal to canon(target) is preferred; once some other normal
+    form is found the search for the target gets a bounded extra effort, after which that normal
+    form's path is returned (its end is what a certificate states, so it is as good a proof)
+    unless `require_target`.  `max_steps` bounds the expansions, `max_seconds` the time."""
+    start = canon(src)
+    goal = canon(target) if target is not None else None
+    goal_nodes = _nodes(goal) if goal is not None else None
+    deadline = time.monotonic() + max_seconds
+
+    def priority(t: Term, depth: int) -> float:
+        p = 10.0 * violations(t, axis) + 0.3 * depth + 0.02 * t.size()
+        if goal_nodes is not None:
+            p += 2.0 * len(_nodes(t) ^ goal_nodes)
+        return p
+
+    def done(t):
+        return in_normal_form(t, axis)
+
+    if done(start) and (goal is None or start is goal):
+        return []
+    if violations(start, axis) >= HOPELESS:
+        return None
+    tick = itertools.count()
+    heap = [(priority(start, 0), next(tick), start, ())]
+    seen = {start}
+    fallback, fallback_at = None, None
+    expansions = 0
+    while heap and expansions < max_steps and time.monotonic() < deadline:
+        _, _, t, path = heapq.heappop(heap)
+        expansions += 1
+        for name, pos, b, nt in successors(t):
+            if nt in seen:
+                continue
+            seen.add(nt)
+            npath = path + (Step(name, pos, b, nt),)
+            if done(nt):
+                if goal is None or nt is goal:
+                    return list(npath)
+                if fallback is None:
+                    fallback, fallback_at = list(npath), expansions
+            heapq.heappush(heap, (priority(nt, len(npath)), next(tick), nt, npath))
+        if fallback is not None and not require_target and expansions - fallback_at > 150:
+            break
+    return None if require_target else fallback
