@@ -45,7 +45,7 @@ from .hardware import DTYPE_BYTES, Spec, check_dtype, get_device
 
 SFU_OPS = {"exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 1, "log1p": 1,
            "expm1": 1, "sin": 1, "cos": 1, "pow": 2}
-RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "launch")
+RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "launch")
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,10 +298,20 @@ def _occupancy(spec: Spec, smem: int, regs: int, warps: int) -> int:
     return int(max(0, min(by_smem, by_regs, by_threads, 32)))
 
 
+MEMORY_NORM = 3  # how sharply HBM bandwidth and loop latency combine (fitted, docs/costmodel.md)
+
+
 def _finish(form, splits, config, times: dict, detail: dict) -> Candidate:
+    """Predicted = the binding resource's time + launches.  HBM bandwidth and loop latency limit
+    the same flow of bytes, and where both are near their limit neither is reached: they enter
+    as one term, (hbm^k + latency^k)^(1/k) (a soft roofline corner), every other as itself."""
     compute = {k: v for k, v in times.items() if k != "launch"}
     bound = max(compute, key=compute.get)
-    total = compute[bound] + times.get("launch", 0.0)
+    top = compute[bound]
+    if "latency" in compute:
+        k = MEMORY_NORM
+        top = max(top, (compute["hbm"] ** k + compute["latency"] ** k) ** (1 / k))
+    total = top + times.get("launch", 0.0)
     return Candidate(form, splits, dict(config), total, bound, times, detail)
 
 
@@ -377,14 +387,22 @@ def fused_candidate(sf: StreamForm, term: Term, sizes: dict, dtype: str, spec: S
         "hbm": hbm / spec.rate("hbm"),
         "l2": smem_in / spec.rate("l2"),
     }
-    # Latency (Little's law): a program keeps max(1, stages-1) key tiles in flight, so it streams
-    # at most that many bytes per memory latency; few programs cannot fill HBM (decoding).
+    # Latency: a program's loop is a chain of dependent steps.  With max(1, stages-1) key
+    # tiles in flight one step costs (L + tile/B) / max(1, stages-1): few programs cannot fill
+    # HBM (decoding, unsplit).  Plus one L for the first loads and one for the final store; the
+    # combine kernel of a split walks the p partial states one after another.
     key_tile = sum(elt * bn * _volume([a for a in axes if a not in r.batch and a != sf.axis
                                        and a not in r.rows], sizes)
                    for axes in r.inputs.values() if sf.axis in axes)
-    in_flight = max(1, stages - 1) * key_tile
-    per_prog_bytes = smem_in / programs
-    t["latency"] = waves * per_prog_bytes * spec.hbm_latency_s.best / max(in_flight, 1)
+    lat, stream_bw = spec.loop_latency_s.best, spec.program_stream_bytes_per_s.best
+    steps = math.ceil(chunk / bn)
+    step_s = (lat + key_tile / stream_bw) / max(1, stages - 1)
+    t["latency"] = waves * (steps * step_s + 2 * lat) + (splits * lat if splits > 1 else 0.0)
+    # Chain: one program cannot overlap its own tensor, FP32 and SFU phases (they depend on
+    # each other); c_eff programs per SM overlap one another, which the unit times above
+    # already assume.  So the SM is busy at least Σ_units of one program, per wave.
+    t["chain"] = waves * (per_prog.tensor / (tensor_rate / sms) + per_prog.fp32 /
+                          (spec.rate("fp32") / sms) + per_prog.sfu / (spec.rate("sfu") / sms))
     t["launch"] = spec.launch_s.best * (2 if splits > 1 else 1)
     detail = {"bytes_hbm": hbm, "bytes_to_smem": smem_in + out_elems * elt + 2 * partial,
               "flops_tensor": work.tensor, "flops_fp32": work.fp32, "ops_sfu": work.sfu,

@@ -32,8 +32,11 @@ DATASHEET_H200 = "NVIDIA H200 datasheet (SXM column; dense)"
 WHITEPAPER_A100 = "NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020), Table 1/3"
 CUDA_GUIDE = "CUDA C++ Programming Guide, Compute Capabilities table (arithmetic throughput)"
 NOTES = "shared/NOTES.md and device/KINDS.md (this workplace, H100 SXM, 2026-11)"
-L2_EST = ("estimate: L2 read bandwidth from published microbenchmarks (no datasheet figure); "
-          "about 1.7-2x HBM")
+L2_EST = ("estimate: L2->SM read bandwidth (no datasheet figure; the A100 whitepaper gives "
+          "5120 B/clk, and the first H100 run of bench/costmodel.py implies >= 8 TB/s)")
+FIT_RUN1 = ("fitted to the unsplit decoding points of the first H100 run of bench/costmodel.py "
+            "(per loop step t = (L + tile/B) / max(1, stages-1)); held-out check in "
+            "docs/costmodel.md")
 ESTIMATE = "estimate: typical warm launch of one kernel from PyTorch (not a datasheet figure)"
 
 
@@ -58,7 +61,8 @@ class Spec:
     sms: Figure
     clock_hz: Figure             # the boost clock the datasheet's rates are computed at
     hbm_bytes_per_s: Figure
-    hbm_latency_s: Figure        # load-to-use latency from HBM: bounds one SM's bandwidth
+    loop_latency_s: Figure       # one streamed-loop step's fixed latency (load issue to use)
+    program_stream_bytes_per_s: Figure  # what one program's loop can pull per second, at most
     l2_bytes: Figure
     l2_bytes_per_s: Figure       # L2 -> SM bandwidth: where re-reads of a shared tile land
     smem_per_sm: Figure          # shared memory (+L1) one SM can give to resident blocks
@@ -115,10 +119,11 @@ H100 = Spec(
     clock_hz=Figure(1.83e9, WHITEPAPER_H100 + " (boost clock of the SXM5 rates; max 1.98 GHz)"),
     hbm_bytes_per_s=Figure(3.35e12, DATASHEET_H100, 3.0e12,
                            "device-to-device copy, bytes read + written (" + NOTES + ")"),
-    hbm_latency_s=Figure(0.9e-6, "estimate: ~600-900 ns HBM load latency on Hopper "
-                         "(microbenchmark papers), plus loop overhead"),
+    loop_latency_s=Figure(0.95e-6, FIT_RUN1 + ": fixed part of one loop step (HBM load "
+                          "latency ~0.6-0.9 us plus the step's dependent chain)"),
+    program_stream_bytes_per_s=Figure(88e9, FIT_RUN1 + ": the part that grows with the tile"),
     l2_bytes=Figure(50 * 2**20, WHITEPAPER_H100, 50 * 2**20, "torch device properties"),
-    l2_bytes_per_s=Figure(5.5e12, L2_EST),
+    l2_bytes_per_s=Figure(10e12, L2_EST),
     smem_per_sm=Figure(228 * 1024, WHITEPAPER_H100 + " (228 KB shared memory per SM)"),
     smem_per_block=Figure(227 * 1024, CUDA_GUIDE + " (227 KB per block, opt-in)"),
     regs_per_sm=Figure(65536, WHITEPAPER_H100),
@@ -143,7 +148,8 @@ H200 = Spec(
     clock_hz=Figure(1.83e9, DATASHEET_H200),
     hbm_bytes_per_s=Figure(4.8e12, DATASHEET_H200, 4.3e12,
                            "device-to-device copy through PyTorch (KINDS.md, 2026-10-28)"),
-    hbm_latency_s=H100.hbm_latency_s,
+    loop_latency_s=H100.loop_latency_s,
+    program_stream_bytes_per_s=H100.program_stream_bytes_per_s,
     l2_bytes=Figure(50 * 2**20, DATASHEET_H200, 60 * 2**20, "torch device properties "
                     "(KINDS.md reports 60 MB)"),
     l2_bytes_per_s=H100.l2_bytes_per_s,
@@ -169,9 +175,10 @@ A100 = Spec(
     sms=Figure(108, WHITEPAPER_A100),
     clock_hz=Figure(1.41e9, WHITEPAPER_A100 + " (boost clock)"),
     hbm_bytes_per_s=Figure(2.039e12, "NVIDIA A100 80GB SXM datasheet"),
-    hbm_latency_s=Figure(0.8e-6, "estimate: ~500-800 ns HBM load latency on Ampere"),
+    loop_latency_s=Figure(1.0e-6, "estimate, by analogy with the H100 fit"),
+    program_stream_bytes_per_s=Figure(70e9, "estimate, by analogy with the H100 fit"),
     l2_bytes=Figure(40 * 2**20, WHITEPAPER_A100),
-    l2_bytes_per_s=Figure(4.5e12, L2_EST),
+    l2_bytes_per_s=Figure(7.2e12, L2_EST),
     smem_per_sm=Figure(164 * 1024, WHITEPAPER_A100 + " (164 KB shared memory per SM)"),
     smem_per_block=Figure(163 * 1024, CUDA_GUIDE),
     regs_per_sm=Figure(65536, WHITEPAPER_A100),

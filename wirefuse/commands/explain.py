@@ -11,7 +11,7 @@ import json
 
 from ..errors import UserError
 
-BREAKDOWN = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "launch")
+BREAKDOWN = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "launch")
 
 
 def register(sub) -> None:

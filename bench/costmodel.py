@@ -1,0 +1,366 @@
+"""Validate the napkin cost model (lowering/cost.py) against kernels timed on a GPU.
+
+Three steps, so that the GPU machine needs only torch + triton:
+
+    .venv/bin/python bench/costmodel.py plan                 # here: points + predictions
+    python3 bench/costmodel.py measure --out DIR             # on the GPU: time every point
+    .venv/bin/python bench/costmodel.py report DIR/measured.json    # here: docs/costmodel.md
+
+`plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
+model's prediction for the device named by --device; each shape also gets the model's own top-1
+over the whole search space.  `measure` checks each kernel against a float64 reference (on a
+shape cut down to at most 512 queries × 8192 keys), then times it with triton's do_bench
+(median), and measures the device's HBM copy bandwidth, dense bf16 matmul rate, exp throughput
+and launch overhead.  `report` computes Spearman's rank correlation of predicted vs measured
+times, per shape whether the model's top-1 measures within 10% of the best, and writes the
+table, an SVG scatter plot and the device facts to docs/costmodel.md.
+
+Kernels: generated modules from kernels/ when present (not yet: see docs/costmodel.md), else
+the hand-written Triton loops in bench/costmodel_kernels.py, which have the loop structure the
+lowering emits.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLAN = os.path.join(HERE, "costmodel_plan.json")
+D = E = 128
+
+SHAPES = {  # name -> sizes (head dims 128, bf16)
+    "decode-64k": dict(b=1, h=16, i=1, j=65536, d=D, e=E),
+    "decode-32k-b4": dict(b=4, h=8, i=1, j=32768, d=D, e=E),
+    "prefill-1k-b4": dict(b=4, h=16, i=1024, j=1024, d=D, e=E),
+    "prefill-4k": dict(b=1, h=16, i=4096, j=4096, d=D, e=E),
+    "prefill-16k": dict(b=1, h=16, i=16384, j=16384, d=D, e=E),
+}
+
+
+def _cfg(bm, bn, w, s):
+    return {"BLOCK_M": bm, "BLOCK_N": bn, "num_warps": w, "num_stages": s}
+
+
+def _grid(shape: str):
+    """The (form, splits, config) points timed for one shape: a spread, not the model's picks."""
+    if shape.startswith("decode"):
+        pts = [("fused", 1, _cfg(16, bn, 4, st)) for bn in (64, 128) for st in (2, 3)]
+        pts += [("split", p, _cfg(16, 64, 4, 3)) for p in (2, 4, 8, 16, 32)]
+        pts += [("split", 8, _cfg(16, 128, 4, 2)), ("split", 16, _cfg(64, 64, 4, 2))]
+    else:
+        pts = [("fused", 1, _cfg(bm, bn, w, st)) for bm, bn, w, st in
+               [(64, 32, 4, 2), (64, 64, 4, 3), (128, 32, 8, 2), (128, 64, 8, 3),
+                (128, 128, 8, 2), (32, 64, 4, 3), (16, 64, 4, 2)]]
+        pts += [("split", 2, _cfg(128, 64, 8, 3))]
+    return [("unfused", 1, {})] + pts
+
+
+# ------------------------------------------------------------------------------------ plan
+def plan(device: str, dtype: str) -> list[dict]:
+    from wirefuse.lowering.cost import Rejected, fused_candidate, reference_form, \
+        unfused_candidate
+    from wirefuse.lowering.cost_search import best_candidate
+    from wirefuse.lowering.hardware import get_device
+    from wirefuse.rewrite.sexpr import parse
+    spec = get_device(device)
+    points = []
+    for variant in ("spherical", "softmax"):
+        sf, normal = reference_form(variant)
+        original = parse(ORIGINAL[variant])
+        for shape, sizes in SHAPES.items():
+            pts = _grid(shape)
+            top = best_candidate(sf, original, sizes, dtype, spec)
+            key = (top.form, top.splits, tuple(sorted(top.config.items())))
+            if key not in {(f, p, tuple(sorted(c.items()))) for f, p, c in pts}:
+                pts.append((top.form, top.splits, top.config))
+            for form, p, cfg in pts:
+                try:
+                    c = (unfused_candidate(original, sizes, dtype, spec) if form == "unfused"
+                         else fused_candidate(sf, original, sizes, dtype, spec, cfg, p))
+                except Rejected as e:
+                    print(f"skip {variant} {shape} {form} p={p} {cfg}: {e}", file=sys.stderr)
+                    continue
+                points.append({"id": len(points), "variant": variant, "shape": shape,
+                               "sizes": sizes, "form": form, "splits": p, "config": cfg,
+                               "predicted_ms": c.predicted_ms, "bound": c.bound,
+                               "breakdown_ms": {k: v * 1e3 for k, v in c.breakdown_s.items()},
+                               "model_top1": (form, p, cfg) == (top.form, top.splits,
+                                                                top.config)})
+    return points
+
+
+# What a researcher writes (the unfused form is costed from this, not from the normal form).
+_S = "(mul 0.088 (sum@d (mul q[b,h,i,d] k[b,h,j,d])))"
+ORIGINAL = {
+    "spherical": f"(layout@b,h,i,e (sum@j (mul (div {_S} (sqrt (sum@j (square {_S})))) "
+                 "v[b,h,j,e])))",
+    "softmax": f"(layout@b,h,i,e (sum@j (mul (div (exp {_S}) (sum@j (exp {_S}))) v[b,h,j,e])))",
+}
+
+
+# --------------------------------------------------------------------------------- measure
+def _device_facts():
+    import torch
+    import triton
+    import triton.language as tl
+    from triton.testing import do_bench
+    facts = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+             "triton": triton.__version__, "cuda": torch.version.cuda,
+             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+             "sms": torch.cuda.get_device_properties(0).multi_processor_count}
+    n = 1 << 29  # 1 GiB of bf16
+    a = torch.randn(n, device="cuda", dtype=torch.bfloat16)
+    b = torch.empty_like(a)
+    ms = do_bench(lambda: b.copy_(a), warmup=50, rep=300, return_mode="median")
+    facts["hbm_copy_bytes_per_s"] = 2 * a.numel() * 2 / (ms * 1e-3)
+    del a, b
+    x = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    y = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    ms = do_bench(lambda: x @ y, warmup=100, rep=500, return_mode="median")
+    facts["bf16_matmul_flops"] = 2 * 8192 ** 3 / (ms * 1e-3)
+    del x, y
+
+    @triton.jit
+    def exps(X, Y, ITERS: tl.constexpr, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        u = tl.load(X + offs)
+        w = u
+        for _ in range(ITERS):  # 4 independent chains, so MUFU latency is hidden
+            u = tl.exp2(u * -0.7)
+            w = tl.exp2(w * -0.6)
+        tl.store(Y + offs, u + w)
+    cnt, iters = 132 * 64 * 1024, 256
+    xs = torch.rand(cnt, device="cuda")
+    ys = torch.empty_like(xs)
+    run = lambda: exps[(cnt // 1024,)](xs, ys, ITERS=iters, BLOCK=1024, num_warps=8)
+    ms = do_bench(run, warmup=50, rep=300, return_mode="median")
+    facts["exp_per_s"] = 2 * iters * cnt / (ms * 1e-3)
+    t = torch.empty(1, device="cuda")
+    facts["launch_s"] = do_bench(lambda: t.add_(1), warmup=100, rep=200,
+                                 return_mode="median") * 1e-3
+    return facts
+
+
+def measure(points: list[dict], out_dir: str) -> dict:
+    import torch
+    from triton.testing import do_bench
+    sys.path.insert(0, HERE)
+    import costmodel_kernels as K
+    torch.manual_seed(0)
+    os.makedirs(out_dir, exist_ok=True)
+    facts = _device_facts()
+    print("device:", json.dumps(facts), flush=True)
+    results, cache = [], {}
+    for pt in points:
+        s = pt["sizes"]
+        key = pt["shape"]
+        if key not in cache:
+            cache.clear()
+            torch.cuda.empty_cache()
+            g = torch.Generator(device="cuda").manual_seed(1)
+            mk = lambda n, w: torch.randn(s["b"], s["h"], n, w, device="cuda",
+                                         dtype=torch.bfloat16, generator=g)
+            cache[key] = (mk(s["i"], D), mk(s["j"], D), mk(s["j"], E))
+        q, k, v = cache[key]
+        variant, form, p, cfg = pt["variant"], pt["form"], pt["splits"], pt["config"]
+        if form == "unfused":
+            fn = lambda q, k, v: K.unfused(q, k, v, variant)
+        else:
+            fn = lambda q, k, v: K.split(q, k, v, variant, p, **cfg)
+        rec = {"id": pt["id"], **{k: pt[k] for k in ("variant", "shape", "form", "splits",
+                                                        "config")}}
+        try:
+            qs, ks, vs = q[:, :, :512], k[:, :, :8192], v[:, :, :8192]
+            rec["rel_err"] = K.rel_err(fn(qs, ks, vs), K.reference(qs, ks, vs, variant))
+            ms = do_bench(lambda: fn(q, k, v), warmup=25, rep=100, return_mode="median")
+            rec["measured_ms"] = ms
+        except Exception as e:  # a config that does not compile or run: recorded, not fatal
+            rec["error"] = f"{type(e).__name__}: {e}"[:300]
+        results.append(rec)
+        print(f"{pt['id']:>3} {variant:<9} {pt['shape']:<14} {form:<7} p={p:<3} "
+              f"{json.dumps(cfg):<70} pred {pt['predicted_ms']:8.4f}  "
+              f"meas {rec.get('measured_ms', float('nan')):8.4f}  "
+              f"err {rec.get('rel_err', float('nan')):.1e} {rec.get('error', '')}", flush=True)
+    out = {"facts": facts, "results": results}
+    with open(os.path.join(out_dir, "measured.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    return out
+
+
+# ---------------------------------------------------------------------------------- report
+def _ranks(xs):
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    r = [0.0] * len(xs)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+            j += 1
+        for t in range(i, j + 1):
+            r[order[t]] = (i + j) / 2 + 1  # ties share their mean rank
+        i = j + 1
+    return r
+
+
+def spearman(a, b) -> float:
+    """Pearson correlation of the ranks (ties averaged).
+
+    >>> spearman([1, 2, 3, 4], [10, 20, 30, 40]), spearman([1, 2, 3], [3, 2, 1])
+    (1.0, -1.0)
+    """
+    ra, rb = _ranks(a), _ranks(b)
+    n = len(a)
+    ma, mb = sum(ra) / n, sum(rb) / n
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    va = math.sqrt(sum((x - ma) ** 2 for x in ra))
+    vb = math.sqrt(sum((y - mb) ** 2 for y in rb))
+    return cov / (va * vb)
+
+
+def _svg(rows, path):
+    """Log-log scatter of predicted vs measured ms, one colour per form, y = x line."""
+    W, H, P = 560, 460, 60
+    xs = [r["predicted_ms"] for r in rows] + [r["measured_ms"] for r in rows]
+    lo, hi = math.log10(min(xs)) - 0.1, math.log10(max(xs)) + 0.1
+    sx = lambda v: P + (math.log10(v) - lo) / (hi - lo) * (W - 2 * P)
+    sy = lambda v: H - P - (math.log10(v) - lo) / (hi - lo) * (H - 2 * P)
+    col = {"unfused": "#d62728", "fused": "#1f77b4", "split": "#2ca02c"}
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+           'font-family="sans-serif" font-size="12">',
+           f'<rect width="{W}" height="{H}" fill="white"/>',
+           f'<line x1="{sx(10**lo)}" y1="{sy(10**lo)}" x2="{sx(10**hi)}" y2="{sy(10**hi)}" '
+           'stroke="#999" stroke-dasharray="4"/>']
+    for e in range(math.floor(lo), math.ceil(hi) + 1):
+        v = 10.0 ** e
+        if lo <= e <= hi:
+            out.append(f'<text x="{sx(v)}" y="{H - P + 18}" text-anchor="middle">{v:g}</text>')
+            out.append(f'<text x="{P - 6}" y="{sy(v) + 4}" text-anchor="end">{v:g}</text>')
+    out.append(f'<text x="{W / 2}" y="{H - 15}" text-anchor="middle">predicted ms</text>')
+    out.append(f'<text x="15" y="{H / 2}" transform="rotate(-90 15 {H / 2})" '
+               'text-anchor="middle">measured ms</text>')
+    for r in rows:
+        shape = "circle" if r["variant"] == "spherical" else "rect"
+        x, y, c = sx(r["predicted_ms"]), sy(r["measured_ms"]), col[r["form"]]
+        if shape == "circle":
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{c}" opacity="0.8"/>')
+        else:
+            out.append(f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" '
+                       f'fill="{c}" opacity="0.8"/>')
+    for n, (f, c) in enumerate(col.items()):
+        out.append(f'<rect x="{P + 10}" y="{P + 16 * n - 8}" width="10" height="10" fill="{c}"/>'
+                   f'<text x="{P + 26}" y="{P + 16 * n + 1}">{f}</text>')
+    out.append(f'<text x="{P + 10}" y="{P + 56}">circle: spherical, square: softmax</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def _key(r):
+    return (r["variant"], r["shape"], r["form"], r["splits"], tuple(sorted(r["config"].items())))
+
+
+def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> dict:
+    """Match measured results to the plan's points by (variant, shape, form, splits, config)."""
+    by_id = {_key(r): r for r in measured["results"]}
+    rows = []
+    for pt in points:
+        r = by_id.get(_key(pt), {})
+        if "measured_ms" in r:
+            rows.append({**pt, **{k: r[k] for k in ("measured_ms", "rel_err") if k in r}})
+    rho = spearman([r["predicted_ms"] for r in rows], [r["measured_ms"] for r in rows])
+    shapes = {}
+    for r in rows:
+        shapes.setdefault((r["variant"], r["shape"]), []).append(r)
+    top1 = []
+    for (variant, shape), rs in shapes.items():
+        best = min(rs, key=lambda r: r["measured_ms"])
+        pick = min(rs, key=lambda r: r["predicted_ms"])
+        top1.append((variant, shape, pick, best, pick["measured_ms"] <= 1.1 * best["measured_ms"]))
+    split_vs = []
+    for (variant, shape), rs in shapes.items():
+        if shape.startswith("decode"):
+            uns = [r for r in rs if r["form"] == "fused"]
+            spl = [r for r in rs if r["form"] == "split"]
+            if uns and spl:
+                split_vs.append((variant, shape, min(r["measured_ms"] for r in uns),
+                                 min(r["measured_ms"] for r in spl)))
+    _svg(rows, svg_path)
+    f = measured["facts"]
+    L = ["# Cost model: predicted vs measured", "",
+         "Generated by `bench/costmodel.py report` from a run of `bench/costmodel.py measure`.",
+         "", "## Device", "",
+         f"- {f['gpu']}, {f['sms']} SMs; torch {f['torch']}, triton {f['triton']}, CUDA "
+         f"{f['cuda']}; measured {f['date_utc']} UTC.",
+         f"- HBM copy (bytes read + written): {f['hbm_copy_bytes_per_s'] / 1e12:.2f} TB/s; "
+         f"dense bf16 matmul 8192³: {f['bf16_matmul_flops'] / 1e12:.0f} TFLOP/s; "
+         f"exp2 throughput: {f['exp_per_s'] / 1e12:.2f} Tops/s; one small launch: "
+         f"{f['launch_s'] * 1e6:.1f} µs.", "",
+         "## Summary", "",
+         f"- points measured: {len(rows)} of {len(points)}; Spearman rank correlation of "
+         f"predicted vs measured time: **{rho:.3f}** (target ≥ 0.8).",
+         f"- shapes where the model's top-1 (among the measured points) is within 10% of the "
+         f"best measured: **{sum(t[4] for t in top1)} of {len(top1)}**.", ""]
+    for variant, shape, uns, spl in split_vs:
+        L.append(f"- {variant} {shape}: best unsplit fused {uns:.3f} ms, best split-KV "
+                 f"{spl:.3f} ms: **{uns / spl:.1f}×** from splitting.")
+    L += ["", "![predicted vs measured](costmodel.svg)", "", "## Top-1 per shape", "",
+          "| variant | shape | model's pick | its measured ms | best measured | its ms | within 10% |",
+          "|---|---|---|---|---|---|---|"]
+    desc = lambda r: (f"{r['form']} p={r['splits']} " + " ".join(
+        f"{k.replace('BLOCK_', '').replace('num_', '')}={v}" for k, v in r["config"].items()))
+    for variant, shape, pick, best, ok in top1:
+        L.append(f"| {variant} | {shape} | {desc(pick)} | {pick['measured_ms']:.4f} | "
+                 f"{desc(best)} | {best['measured_ms']:.4f} | {'yes' if ok else 'NO'} |")
+    L += ["", "## All points", "",
+          "| variant | shape | form | config | predicted ms | bound | measured ms | rel err |",
+          "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        L.append(f"| {r['variant']} | {r['shape']} | {r['form']} p={r['splits']} | "
+                 f"{desc(r).split(' ', 2)[-1] if r['config'] else '-'} | "
+                 f"{r['predicted_ms']:.4f} | {r['bound']} | {r['measured_ms']:.4f} | "
+                 f"{r.get('rel_err', float('nan')):.1e} |")
+    failed = [(pt, by_id.get(_key(pt), {})) for pt in points if "measured_ms" not in
+              by_id.get(_key(pt), {})]
+    if failed:
+        L += ["", "Not measured:", ""] + [f"- {p['variant']} {p['shape']} {desc(p)}: "
+                                          f"{r.get('error', 'no result')}" for p, r in failed]
+    with open(md_path, "w") as fh:
+        fh.write("\n".join(L) + "\n")
+    return {"spearman": rho, "top1": [(t[0], t[1], t[4]) for t in top1], "n": len(rows)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("plan")
+    p.add_argument("--device", default="h100")
+    p.add_argument("--dtype", default="bf16")
+    m = sub.add_parser("measure")
+    m.add_argument("--out", default=os.environ.get("OUT", "out"))
+    r = sub.add_parser("report")
+    r.add_argument("measured")
+    r.add_argument("--md", default=os.path.join(HERE, "..", "docs", "costmodel.md"))
+    r.add_argument("--svg", default=os.path.join(HERE, "..", "docs", "costmodel.svg"))
+    a = ap.parse_args(argv)
+    if a.cmd == "plan":
+        pts = plan(a.device, a.dtype)
+        with open(PLAN, "w") as f:
+            json.dump(pts, f, indent=1)
+        print(f"{len(pts)} points -> {PLAN}")
+    elif a.cmd == "measure":
+        with open(PLAN) as f:
+            measure(json.load(f), a.out)
+    else:
+        with open(PLAN) as f:
+            pts = json.load(f)
+        with open(a.measured) as f:
+            meas = json.load(f)
+        print(json.dumps(report(pts, meas, a.md, a.svg), indent=1))
+
+
+if __name__ == "__main__":
+    main()
