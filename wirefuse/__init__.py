@@ -6,6 +6,8 @@ Public API (filled in as the stages land):
 """
 from .errors import AxisSpecError, TraceError, UserError
 from .rewrite import Term, evaluate, parse
+from .rewrite.trace_torch import trace
 from .lowering.cost_search import best_candidate, explain
 
 __all__ = ["Term", "evaluate", "parse", "TraceError", "UserError", "AxisSpecError"]
+__all__ += ["trace"]
