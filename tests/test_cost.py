@@ -1,0 +1,196 @@
+"""The napkin cost model: counts against hand-derived formulas and torch's own FLOP counter,
+residency limits, monotonicity, and the napkin facts of THEORY.md §5."""
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from torch.utils.flop_counter import FlopCounterMode
+
+from wirefuse.lowering.cost import (Rejected, fused_candidate, reference_form, term_counts,
+                                    tile_traffic, unfused_candidate)
+from wirefuse.lowering.cost_search import best_candidate, rank
+from wirefuse.lowering.hardware import DEVICES, get_device
+from wirefuse.rewrite.sexpr import parse
+
+H100 = get_device("h100")
+ATT = dict(b=1, h=16, i=4096, j=4096, d=128, e=128)
+
+
+def torch_flops(fn, *shapes):
+    xs = [torch.randn(*s, dtype=torch.float64) for s in shapes]
+    with FlopCounterMode(display=False) as counter:
+        fn(*xs)
+    return counter.get_total_flops()
+
+
+# ---------------------------------------------------------------------------- matmul
+@pytest.mark.parametrize("I,J,K", [(64, 32, 128), (100, 37, 50), (1, 256, 3)])
+def test_matmul_flops_match_torch_counter(I, J, K):
+    c = term_counts(parse("(sum@j (mul a[i,j] b[j,k]))"), dict(i=I, j=J, k=K))
+    assert c.tensor == torch_flops(lambda a, b: a @ b, (I, J), (J, K))
+    assert c.fp32 == 0 and c.sfu == 0
+
+
+@pytest.mark.parametrize("I,J,K,BM,BN", [(64, 32, 128, 16, 32), (100, 37, 50, 32, 16),
+                                          (7, 5, 3, 4, 2)])
+def test_matmul_tile_traffic_hand_formula(I, J, K, BM, BN):
+    # A[i,j] is read once per column block of C, B[j,k] once per row block.
+    got = tile_traffic({"A": ("i", "j"), "B": ("j", "k")}, dict(i=I, j=J, k=K),
+                       {"i": BM, "k": BN})
+    assert got == {"A": I * J * math.ceil(K / BN), "B": J * K * math.ceil(I / BM)}
+
+
+@pytest.mark.parametrize("M", [4 ** 5, 4 ** 7, 4 ** 8])
+def test_matmul_traffic_is_abc_over_sqrt_cache(M):
+    """With the output tile t×t held in a cache of M elements (t² ≤ M), the best tile moves
+    2·IJK/√M elements: the ABC/√M law (000_*.txt), one term per operand."""
+    I = J = K = 4096
+    best = min(sum(tile_traffic({"A": ("i", "j"), "B": ("j", "k")}, dict(i=I, j=J, k=K),
+                                {"i": t, "k": t}).values())
+               for t in (2 ** n for n in range(1, 13)) if t * t <= M)
+    assert best == pytest.approx(2 * I * J * K / math.sqrt(M))
+
+
+# ------------------------------------------------------------------------- attention
+def _torch_attention(q, k, v, variant):
+    s = (q @ k.transpose(-1, -2)) * 0.088
+    w = torch.softmax(s, -1) if variant == "softmax" else s / s.norm(dim=-1, keepdim=True)
+    return w @ v
+
+
+@pytest.mark.parametrize("variant", ["softmax", "spherical"])
+def test_attention_flops(variant):
+    sf, term = reference_form(variant)
+    sz = dict(b=2, h=3, i=40, j=56, d=16, e=8)
+    c = term_counts(term, sz)
+    tensor = torch_flops(lambda q, k, v: _torch_attention(q, k, v, variant),
+                         (2, 3, 40, 16), (2, 3, 56, 16), (2, 3, 56, 8))
+    assert c.tensor == tensor == 2 * 2 * 3 * 40 * 56 * (16 + 8)
+    scores = 2 * 3 * 40 * 56
+    if variant == "softmax":   # exp(s) is one node shared by numerator and denominator
+        assert c.sfu == scores
+    else:                      # one sqrt per output row, nothing per score
+        assert c.sfu == 2 * 3 * 40
+
+
+def test_attention_fused_bytes_count_rereads():
+    sf, term = reference_form("spherical")
+    cfg = dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=2)
+    c = fused_candidate(sf, term, ATT, "bf16", H100, cfg)
+    b, h, i, j, d, e = (ATT[a] for a in "bhijde")
+    blocks = math.ceil(i / 128)
+    want = 2 * (b * h * i * d + blocks * b * h * j * (d + e) + b * h * i * e)
+    assert c.detail["bytes_to_smem"] == want
+    # K and V are read once per query block: halving BLOCK_M doubles their traffic
+    c64 = fused_candidate(sf, term, ATT, "bf16", H100, dict(cfg, BLOCK_M=64))
+    assert c64.detail["bytes_to_smem"] - want == 2 * blocks * b * h * j * (d + e)
+
+
+def test_unfused_is_bound_by_the_nxn_scores():
+    sf, term = reference_form("softmax")
+    sz = dict(b=1, h=16, i=8192, j=8192, d=128, e=128)
+    u = unfused_candidate(term, sz, "bf16", H100)
+    assert u.bound == "hbm"
+    scores = 16 * 8192 * 8192 * 2
+    assert u.detail["bytes_hbm"] >= 2 * scores      # written once, read back at least once
+    assert u.breakdown_s["hbm"] > 3 * u.breakdown_s["tensor"]
+    fused = rank(sf, term, sz, forms=("fused",))[0]
+    assert fused.predicted_s * 3 < u.predicted_s
+
+
+# ----------------------------------------------------------------------- napkin facts
+@pytest.mark.parametrize("dtype,ratio", [("bf16", 0.5), ("fp16", 0.5), ("fp8", 1.0)])
+def test_softmax_exponentials_vs_tensor_cores(dtype, ratio):
+    """D = 128: 512 tensor FLOPs and one exp per score; 989 TFLOP/s against 3.9 Texp/s gives
+    exp time ≈ half the tensor time in 16-bit, about equal in FP8 (datasheet figures)."""
+    spec = get_device("h100").datasheet_only()
+    sf, term = reference_form("softmax")
+    c = fused_candidate(sf, term, ATT, dtype, spec,
+                        dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=2))
+    assert c.breakdown_s["sfu"] / c.breakdown_s["tensor"] == pytest.approx(ratio, rel=0.1)
+
+
+def test_spherical_has_no_exponential_term():
+    sf, term = reference_form("spherical")
+    c = fused_candidate(sf, term, ATT, "bf16", H100,
+                        dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=2))
+    assert c.breakdown_s["sfu"] < 1e-3 * c.breakdown_s["tensor"]
+    assert not any(t.op == "exp" for t in term.walk() if hasattr(t, "op"))
+
+
+def test_decoding_picks_split_kv():
+    for variant in ("spherical", "softmax"):
+        sf, term = reference_form(variant)
+        sz = dict(b=1, h=16, i=1, j=65536, d=128, e=128)
+        best = best_candidate(sf, term, sz, "bf16", "h100")
+        assert best.form == "split" and best.splits >= 4
+        unsplit = rank(sf, term, sz, forms=("fused",))[0]
+        assert unsplit.predicted_s > 2 * best.predicted_s
+
+
+def test_prefill_picks_fused_over_unfused():
+    sf, term = reference_form("softmax")
+    ranked = rank(sf, term, ATT)
+    assert ranked[0].form == "fused"
+    assert [c.predicted_s for c in ranked] == sorted(c.predicted_s for c in ranked)
+
+
+# --------------------------------------------------------------------------- properties
+configs = st.fixed_dictionaries({
+    "BLOCK_M": st.sampled_from([16, 32, 64, 128, 256]),
+    "BLOCK_N": st.sampled_from([16, 32, 64, 128, 256]),
+    "num_warps": st.sampled_from([2, 4, 8]),
+    "num_stages": st.integers(1, 5)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(cfg=configs, d=st.sampled_from([32, 64, 128, 256]), dtype=st.sampled_from(
+    ["bf16", "fp8", "fp32"]), device=st.sampled_from(sorted(DEVICES)),
+    variant=st.sampled_from(["softmax", "spherical"]))
+def test_every_accepted_config_fits_smem(cfg, d, dtype, device, variant):
+    spec = get_device(device)
+    if dtype not in spec.tensor:
+        return
+    sf, term = reference_form(variant)
+    sz = dict(b=1, h=4, i=512, j=4096, d=d, e=d)
+    elt = {"bf16": 2, "fp8": 1, "fp32": 4}[dtype]
+    need = elt * (cfg["BLOCK_M"] * d + cfg["num_stages"] * cfg["BLOCK_N"] * 2 * d)
+    try:
+        c = fused_candidate(sf, term, sz, dtype, spec, cfg)
+    except Rejected:
+        return
+    assert need <= spec.smem_per_block.value
+    assert c.detail["smem_bytes"] >= need
+
+
+axis_sizes = st.fixed_dictionaries({"b": st.integers(1, 4), "h": st.integers(1, 32),
+                                    "i": st.integers(1, 8192), "j": st.integers(1, 1 << 17)})
+
+
+@settings(max_examples=40, deadline=None)
+@given(sz=axis_sizes, grow=st.sampled_from("bhij"), factor=st.integers(2, 8),
+       variant=st.sampled_from(["softmax", "spherical"]), p=st.sampled_from([1, 4, 16]))
+def test_predicted_time_is_monotone_in_sizes(sz, grow, factor, variant, p):
+    sf, term = reference_form(variant)
+    small = dict(sz, d=128, e=128)
+    big = dict(small, **{grow: small[grow] * factor})
+    cfg = dict(BLOCK_M=64, BLOCK_N=64, num_warps=4, num_stages=3)
+    try:
+        a = fused_candidate(sf, term, small, "bf16", H100, cfg, p)
+        b = fused_candidate(sf, term, big, "bf16", H100, cfg, p)
+    except Rejected:
+        return
+    assert b.predicted_s >= a.predicted_s
+    ua, ub = (unfused_candidate(term, s, "bf16", H100) for s in (small, big))
+    assert ub.predicted_s >= ua.predicted_s
+
+
+def test_rejects_what_does_not_fit():
+    sf, term = reference_form("softmax")
+    with pytest.raises(Rejected, match="SMEM"):
+        fused_candidate(sf, term, ATT, "bf16", H100,
+                        dict(BLOCK_M=256, BLOCK_N=256, num_warps=8, num_stages=4))
+    with pytest.raises(Rejected, match="registers"):
+        fused_candidate(sf, term, ATT, "bf16", H100,
+                        dict(BLOCK_M=256, BLOCK_N=128, num_warps=4, num_stages=1))

@@ -1,0 +1,89 @@
+"""`wirefuse explain` and `wirefuse.explain`: JSON shape, ordering, and one-line errors."""
+import json
+
+import pytest
+
+import wirefuse
+from wirefuse.cli import main
+from wirefuse.lowering.cost import SCORE, SOFTMAX, SPHERICAL
+
+SIZES = "b=1,h=16,i=1,j=65536,d=128,e=128"
+
+
+def explain(capsys, *extra):
+    rc = main(["explain", "--term", SOFTMAX, "--shift", SCORE, "--sizes", SIZES, *extra])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_json_shape_and_order(capsys):
+    rc, out, err = explain(capsys, "--json", "--top", "7")
+    assert rc == 0, err
+    cands = json.loads(out)["candidates"]
+    assert len(cands) == 7
+    for c in cands:
+        assert c["form"] in ("fused", "split", "unfused")
+        assert isinstance(c["splits"], int) and c["splits"] >= 1
+        assert (c["splits"] > 1) == (c["form"] == "split")
+        assert isinstance(c["config"], dict) and isinstance(c["predicted_ms"], float)
+        assert c["bound"] in c["breakdown_ms"]
+        assert {"tensor", "fp32", "sfu", "hbm"} <= set(c["breakdown_ms"])
+        assert c["predicted_ms"] >= max(v for k, v in c["breakdown_ms"].items()
+                                        if k != "launch")
+    times = [c["predicted_ms"] for c in cands]
+    assert times == sorted(times)
+    assert cands[0]["form"] == "split"        # decoding: one query, 64K keys
+
+
+def test_table(capsys):
+    rc, out, _ = explain(capsys, "--top", "3", "--device", "h200")
+    assert rc == 0
+    lines = out.splitlines()
+    assert "pred ms" in lines[0] and "bound" in lines[0]
+    assert lines[2].split()[1] == "split"
+    assert "more" in out
+
+
+def test_h200_is_faster_than_a100_for_the_same_kernel(capsys):
+    def best(dev):
+        rc = main(["explain", "--term", SPHERICAL, "--sizes", SIZES, "--device", dev, "--json",
+                   "--top", "1"])
+        assert rc == 0
+        return json.loads(capsys.readouterr()[0])["candidates"][0]["predicted_ms"]
+    assert best("h200") < best("h100") < best("a100")
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--sizes", "b=1,h=16,i=1,j=65536,d=128"], "no size for axis e"),
+    (["--sizes", "b=1,h=16,i=1,j=6.5,d=128,e=128"], "positive integer"),
+    (["--sizes", "b=1,h=16,i=1,j=0,d=128,e=128"], "positive integer"),
+    (["--sizes", "b1"], "axis=N"),
+    (["--device", "tpu"], "unknown device"),
+    (["--dtype", "int4"], "unknown dtype"),
+    (["--device", "a100", "--dtype", "fp8"], "fp8"),
+    (["--top", "0"], "--top"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, extra, needle):
+    args = ["explain", "--term", SOFTMAX, "--sizes", SIZES] + extra
+    rc = main(args)
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_not_normal_term_is_refused(capsys):
+    rc = main(["explain", "--term", "(sum@j (exp (div s[i,j] (sum@j s[i,j]))))",
+               "--sizes", "i=4,j=8"])
+    assert rc == 2 and "not in stream normal form" in capsys.readouterr()[1]
+
+
+def test_python_api():
+    sizes = dict(b=1, h=16, i=4096, j=4096, d=128, e=128)
+    ranked = wirefuse.explain(SPHERICAL, sizes=sizes, top=5)
+    assert len(ranked) == 5 and ranked[0].form == "fused"
+    assert [c.predicted_s for c in ranked] == sorted(c.predicted_s for c in ranked)
+    from wirefuse.lowering.cost import reference_form
+    sf, term = reference_form("spherical")
+    best = wirefuse.best_candidate(sf, term, sizes, "bf16", "h100")
+    assert best.to_json() == ranked[0].to_json()
+    assert set(best.config) == {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"}
