@@ -69,6 +69,10 @@ def is_zero(expr) -> bool:
     try:
         if expr == 0:
             return True
+        # cheap canonical forms first: most identities here are polynomial in exps
+        e = sympy.expand(expr, power_exp=True)
+        if e == 0 or sympy.expand(sympy.powsimp(e, combine="exp"), power_exp=True) == 0:
+            return True
         return sympy.simplify(expr) == 0
     except Exception:  # sympy can fail on odd inputs; not shown
         return False
