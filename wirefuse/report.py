@@ -432,30 +432,55 @@ class Analysis:
 
 
 def trace_function(fn, axes) -> Term:
-    """The traced term of `fn` (needs wirefuse.trace)."""
+    """The traced term of `fn` (wirefuse.trace, or the tracer module before it is exported)."""
     import wirefuse
     tracer = getattr(wirefuse, "trace", None)
     if tracer is None:
-        raise UserError("the tracer (wirefuse.trace) is not available in this build; "
-                        "draw a hand-written term with --term instead")
+        try:
+            from .rewrite.trace_torch import trace as tracer
+        except ImportError:
+            raise UserError("the tracer (wirefuse.trace) is not available in this build; "
+                            "draw a hand-written term with --term instead") from None
     return tracer(fn, axes)
 
 
 def analyse_term(term: Term, stream: str | None, name: str = "term",
                  source: str | None = None) -> Analysis:
-    """Without the prover: a term already in stream normal form is streamable by inspection."""
+    """Without the e-graph prover: a term already in stream normal form is streamable by
+    inspection; otherwise the project's path finder looks for rule steps to a normal form, and
+    only a certificate the checker accepts makes the verdict "streamable"."""
     from .theorems.stream import NotNormal, decompose
     a = Analysis(name, term, stream, source=source)
     if stream is None:
         return a
     try:
-        a.stream_form = decompose(term, stream)
-        a.streamable = True
-        a.reason = ("the term is already in stream normal form along "
-                    f"{stream} (a tail over monoid folds with {stream}-local bodies)")
-        a.steps = []
+        decompose(term, stream)
+        why_not = None
     except NotNormal as e:
-        a.reason = f"not in stream normal form as written: {e}"
+        why_not = str(e)
+    try:
+        from .rewrite.pathfind import find_path
+        from .theorems.certificate import make_certificate, stream_form_of
+    except ImportError:  # a build without the path finder: inspection only
+        if why_not is None:
+            a.stream_form, a.streamable, a.steps = decompose(term, stream), True, []
+            a.reason = f"already in stream normal form along {stream}"
+        else:
+            a.reason = f"not in stream normal form as written: {why_not}"
+        return a
+    steps = [] if why_not is None else find_path(term, stream)
+    if steps is None:
+        a.reason = (f"no rewrite path to a stream normal form was found; as written, {why_not}")
+        return a
+    cert = make_certificate(term, stream, steps)
+    a.certificate, a.steps = cert, cert["steps"]
+    a.checker, a.checker_ok = check_certificate(cert)
+    if a.checker_ok:
+        a.streamable, a.stream_form = True, stream_form_of(cert)
+        a.reason = (f"already in stream normal form along {stream}" if not steps else
+                    f"{len(steps)} rewrite step(s) reach a stream normal form along {stream}")
+    else:
+        a.reason = "a rewrite path was found but the checker rejected its certificate"
     return a
 
 
@@ -484,28 +509,31 @@ def analyse_function(fn, axes, stream: str | None, name: str | None = None) -> A
 
 
 def check_certificate(cert) -> tuple[str, bool | None]:
-    """Replay the certificate with the independent checker, if this build has one."""
-    import wirefuse
-    check = getattr(wirefuse, "check", None)
-    if check is None:
-        return "checker not available in this build: the certificate was not replayed", None
+    """Replay the certificate with the independent checker (rewrite.check)."""
     try:
-        out = check(cert)
-    except UserError as e:
-        return f"rejected: {e}", False
-    ok = out if isinstance(out, bool) else getattr(out, "ok", getattr(out, "valid", None))
-    why = "" if isinstance(out, bool) else str(getattr(out, "reason", "") or "")
-    if ok:
-        return "accepted: the checker replayed every step and re-verified the stream form" + (
-            f" ({why})" if why else ""), True
-    return f"rejected: {why or 'the checker did not accept the certificate'}", False
+        from .rewrite.check import check_certificate as check
+    except ImportError:
+        return "checker not available in this build: the certificate was not replayed", None
+    out = check(cert)
+    if out.ok:
+        return f"accepted: {out.reason}", True
+    return f"rejected: {out.reason}", False
+
+
+def _canon(t: Term) -> Term:
+    """Proof steps start from the AC-canonical form of the term (rules.base.canon)."""
+    try:
+        from .rules.base import canon
+    except ImportError:
+        return t
+    return canon(t)
 
 
 def render_report(a: Analysis, svg: str | None, bench: list[dict] | None = None) -> str:
     return build_page(title=f"wirefuse report: {a.name}", source=a.source, svg=svg,
                       verdict=a.verdict, streamable=a.streamable, reason=a.reason,
                       stream_form=a.stream_form, steps=a.steps if a.stream else None,
-                      start=a.term, checker=a.checker, checker_ok=a.checker_ok, bench=bench,
+                      start=_canon(a.term) if a.steps else a.term, checker=a.checker, checker_ok=a.checker_ok, bench=bench,
                       variant=a.name, term=a.term)
 
 
