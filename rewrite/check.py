@@ -378,3 +378,18 @@ def _combine(sf, info, s1, s2, sizes):
         out[info.max_name] = evaluate_labelled(
             Elem("max", (refs[(info.max_name, "1")], refs[(info.max_name, "2")])), env, sizes)
     return out
+
+
+def check(cert_or_path) -> CheckResult:
+    """Verify a certificate given as a dict, a path to its JSON file, or anything with a
+    `.certificate` (a proof): a CheckResult with `.ok`, `.reason`, `.failed_step`, `.part`.
+
+    An unreadable file is a UserError (the CLI's exit 2); a proof without a certificate, or a
+    certificate that does not verify, is a CheckResult with ok False."""
+    cert = getattr(cert_or_path, "certificate", cert_or_path)
+    if cert is None:
+        return CheckResult(False, "no certificate: nothing was proven", None, "format")
+    if not isinstance(cert, dict):
+        from ..commands.check import load_certificate
+        cert = load_certificate(cert)
+    return check_certificate(cert)

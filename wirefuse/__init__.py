@@ -11,3 +11,5 @@ from .lowering.cost_search import best_candidate, explain
 
 __all__ = ["Term", "evaluate", "parse", "TraceError", "UserError", "AxisSpecError"]
 __all__ += ["trace"]
+from .rewrite.check import check  # noqa: E402  (the independent certificate checker)
+__all__ += ["check"]
