@@ -96,26 +96,26 @@ def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
     from ..theorems.stream import NotNormal, decompose
     if not sizes:
         raise UserError("sizes are required, e.g. sizes=dict(b=1, h=16, i=1, j=65536, ...)")
-    sf = None
+    sf, note = None, ""
     if callable(source) and not isinstance(source, Term):
         import wirefuse
-        prove = getattr(wirefuse, "prove", None)
-        if prove is None:
-            raise UserError("the prover is not available in this build; pass the stream normal "
-                            "form instead (wirefuse explain --term SEXPR)")
         if axes is None:
             raise UserError("--axes is needed to trace a function, e.g. "
                             "--axes \"q: b h i d, k: b h j d, v: b h j e\"")
-        result = prove(source, axes=axes, stream=stream)
-        sf = getattr(result, "stream_form", None)
-        term = next((getattr(result, a) for a in ("term", "original", "source_term")
-                     if isinstance(getattr(result, a, None), Term)), None)
-        if term is None and sf is not None:
-            term = sf.as_term()
-        if term is None:
-            raise UserError("the prover returned no term to cost")
+        term = wirefuse.trace(source, axes)      # the unfused form is the function as written
+        prove = getattr(wirefuse, "prove", None)
+        try:
+            if prove is not None:
+                sf = getattr(prove(source, axes=axes, stream=stream), "stream_form", None)
+                if sf is None:
+                    note = f"not proven streamable along {stream}"
+            else:
+                sf = decompose(term, stream)    # no prover in this build: only a normal form
+        except (UserError, NotNormal) as e:
+            note = f"no stream form along {stream} ({e})"
         if sf is None:
             forms = tuple(f for f in forms if f == "unfused")
+            note += "; ranking the unfused form only"
     else:
         try:
             term = parse(source) if isinstance(source, str) else source
@@ -140,4 +140,11 @@ def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
         ranked = [unfused_candidate(term, check_sizes(term, sizes), dtype, spec)]
     else:
         ranked = rank(sf, term, sizes, dtype, device, forms=forms)
-    return ranked[:top] if top else ranked
+    out = Ranking(ranked[:top] if top else ranked)
+    out.note = note
+    return out
+
+
+class Ranking(list):
+    """The ranked candidates, best first; `.note` says why some forms are missing (or "")."""
+    note = ""

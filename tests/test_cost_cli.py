@@ -87,3 +87,30 @@ def test_python_api():
     best = wirefuse.best_candidate(sf, term, sizes, "bf16", "h100")
     assert best.to_json() == ranked[0].to_json()
     assert set(best.config) == {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"}
+
+
+ATT_PY = '''
+import torch
+
+def spherical(q, k, v):
+    s = (q @ k.transpose(-1, -2)) * 0.088
+    return (s / s.norm(dim=-1, keepdim=True)) @ v
+'''
+
+
+def test_explain_a_function(tmp_path, capsys):
+    f = tmp_path / "att.py"
+    f.write_text(ATT_PY)
+    rc = main(["explain", f"{f}:spherical", "--axes", "q: b h i d, k: b h j d, v: b h j e",
+               "--stream", "j", "--sizes", SIZES, "--json", "--top", "5"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    cands = json.loads(out)["candidates"]
+    times = [c["predicted_ms"] for c in cands]
+    assert times == sorted(times)
+    if hasattr(wirefuse, "prove"):        # proven: split-KV wins at decoding shapes
+        assert cands[0]["form"] == "split"
+    else:                                 # no prover yet: the function as written, unfused
+        assert [c["form"] for c in cands] == ["unfused"] and "unfused form only" in err
+    rc = main(["explain", f"{f}:spherical", "--sizes", SIZES])
+    assert rc == 2 and "--axes" in capsys.readouterr()[1]

@@ -8,6 +8,7 @@ by the napkin cost model (lowering/cost.py), with the binding resource and a per
 from __future__ import annotations
 
 import json
+import sys
 
 from ..errors import UserError
 
@@ -46,6 +47,8 @@ def run(args) -> int:
     ranked = explain_api(source, axes=args.axes, stream=args.stream, sizes=sizes,
                          dtype=args.dtype, device=args.device, shift=args.shift)
     shown = ranked[:args.top]
+    if getattr(ranked, "note", ""):
+        print(f"wirefuse: note: {ranked.note}", file=sys.stderr)
     if args.json:
         print(json.dumps({"candidates": [c.to_json() for c in shown]}, indent=1))
         return 0
