@@ -512,8 +512,8 @@ def _pnorm(ctx, x: TV, p, pos, keepdim) -> TV:
     return TV(Elem("pow", (r.term, Const(1.0 / p))), r.dims, "float")
 
 
-@handler("norm", spec="input, p='fro', dim=None, keepdim=False, dtype=None")
-def _norm(ctx, input, p, dim, keepdim, dtype):
+@handler("norm", spec="input, p='fro', dim=None, keepdim=False, out=None, dtype=None")
+def _norm(ctx, input, p, dim, keepdim, out, dtype):
     x = tensor(input, "norm")
     return _pnorm(ctx, x, p, norm_dims(x, dim), keepdim)
 
@@ -599,7 +599,7 @@ def _cumsum(ctx, input, dim, dtype):
 
 
 @handler("gather", spec="input, dim, index, *, sparse_grad=False")
-def _gather(ctx, input, dim, index):
+def _gather(ctx, input, dim, index, sparse_grad):
     x, idx = tensor(input, "gather"), tensor(index, "gather")
     p = norm_dim(x, dim)
     if idx.ndim != x.ndim:

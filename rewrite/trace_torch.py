@@ -222,7 +222,17 @@ def _interpret(graph: fx.Graph, axes: dict, bool_inputs: set, constants: dict) -
         except TermError as e:
             loc = _node_loc(node)
             raise TraceError(f"{loc + ': ' if loc else ''}{e}") from None
+        except (TypeError, ValueError, KeyError, IndexError) as e:  # arguments we cannot read
+            loc = _node_loc(node)
+            raise TraceError(f"{loc + ': ' if loc else ''}cannot trace {_describe(node)} "
+                             f"({type(e).__name__}: {e})") from None
     raise TraceError("the traced function has no output")
+
+
+def _describe(node) -> str:
+    if node.op == "call_method":
+        return f"Tensor.{node.target}"
+    return _qualname(node.target) if callable(node.target) else str(node.target)
 
 
 def _run_node(ctx, node, val, axes, constants):
