@@ -39,7 +39,7 @@ HEADER = 30.0      # room above a panel's boxes for its titles
 
 _OP_TEXT = {"mul": "×", "div": "÷", "add": "+", "sub": "−", "neg": "−x", "square": "x²",
             "sqrt": "√", "rsqrt": "1/√", "abs": "|x|", "pow": "xʸ", "max": "max", "min": "min"}
-_COMBINE = {"sum": "+=", "prod": "×=", "max": "max=", "min": "min="}
+_COMBINE = {"sum": "+=", "prod": "×=", "max": "←", "min": "←"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -135,8 +135,7 @@ def test_cli_show_and_report_write_files(tmp_path):
 
 def test_gallery_renders_every_example(tmp_path):
     """A miniature examples folder; needs the tracer, so skipped until it lands."""
-    import wirefuse
-    if not hasattr(wirefuse, "trace"):
+    if not _have_tracer():
         pytest.skip("no tracer (wirefuse.trace) in this build yet")
     ex = tmp_path / "examples"
     ex.mkdir()
@@ -196,3 +195,14 @@ def test_report_renders_in_headless_chromium(tmp_path):
     with open(shot, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(shot) > 20_000  # not a blank page
+
+
+def _have_tracer() -> bool:
+    import wirefuse
+    if hasattr(wirefuse, "trace"):
+        return True
+    try:
+        import wirefuse.rewrite.trace_torch  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -126,7 +126,7 @@ def index_page(cards, reports: bool) -> str:
             f"</a><p><a href='{slug}.svg'>diagram</a>{link}</p></div>")
     css = ("body{font-family:system-ui,sans-serif;margin:0;background:#fafbfc;color:#1d2330}"
            "main{max-width:1300px;margin:0 auto;padding:16px 24px}"
-           ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}"
+           ".grid{display:grid;grid-template-columns:1fr;gap:16px}"
            ".card{background:#fff;border:1px solid #e3e6ea;border-radius:6px;padding:10px 14px}"
            ".card h3{margin:4px 0;font-size:16px}.card small{color:#667085;font-weight:400}"
            ".card img{width:100%;height:auto;border:1px solid #eef0f3}"
