@@ -645,7 +645,12 @@ def _arange(ctx, *args, **kwargs):
         raise TraceError("arange: its length must be the size of an axis (like "
                          "torch.arange(1, x.shape[-1] + 1))")
     ones = Broadcast(name, Const(1.0))
-    t = Elem("add", (Elem("sub", (scalar(start).term, Const(1.0))), Opaque("cumsum", name, (ones,), ())))
+    t = Opaque("cumsum", name, (ones,), ())  # 1, 2, ..., |axis|
+    if is_py(start):
+        if start != 1:
+            t = Elem("add", (Const(float(start) - 1.0), t))
+    else:
+        t = Elem("add", (Elem("sub", (scalar(start).term, Const(1.0))), t))
     if kind is None:
         kind = "float" if any(isinstance(a, float) or (isinstance(a, TV) and a.kind == "float")
                               for a in (start, end)) else "int"
