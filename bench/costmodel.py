@@ -32,25 +32,41 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PLAN = os.path.join(HERE, "costmodel_plan.json")
 D = E = 128
 
-SHAPES = {  # name -> sizes (head dims 128, bf16)
+# Calibration shapes: the first H100 run, from which the loop-latency constants and the soft
+# HBM/latency corner were fitted.  Held-out shapes: never seen by the fit.
+CALIBRATION = {  # name -> sizes (bf16)
     "decode-64k": dict(b=1, h=16, i=1, j=65536, d=D, e=E),
     "decode-32k-b4": dict(b=4, h=8, i=1, j=32768, d=D, e=E),
     "prefill-1k-b4": dict(b=4, h=16, i=1024, j=1024, d=D, e=E),
     "prefill-4k": dict(b=1, h=16, i=4096, j=4096, d=D, e=E),
     "prefill-16k": dict(b=1, h=16, i=16384, j=16384, d=D, e=E),
 }
+HELD_OUT = {
+    "decode-32k": dict(b=1, h=16, i=1, j=32768, d=D, e=E),
+    "decode-128k-h8": dict(b=1, h=8, i=1, j=131072, d=D, e=E),
+    "decode-16k-b8": dict(b=8, h=16, i=1, j=16384, d=D, e=E),
+    "chunk-128x32k": dict(b=1, h=16, i=128, j=32768, d=D, e=E),
+    "prefill-2k-b2": dict(b=2, h=16, i=2048, j=2048, d=D, e=E),
+    "prefill-8k": dict(b=1, h=16, i=8192, j=8192, d=D, e=E),
+    "prefill-4k-d64": dict(b=2, h=16, i=4096, j=4096, d=64, e=64),
+}
+SHAPES = {**CALIBRATION, **HELD_OUT}
 
 
 def _cfg(bm, bn, w, s):
     return {"BLOCK_M": bm, "BLOCK_N": bn, "num_warps": w, "num_stages": s}
 
 
-def _grid(shape: str):
+def _grid(sizes: dict):
     """The (form, splits, config) points timed for one shape: a spread, not the model's picks."""
-    if shape.startswith("decode"):
+    if sizes["i"] <= 16:    # decoding
         pts = [("fused", 1, _cfg(16, bn, 4, st)) for bn in (64, 128) for st in (2, 3)]
         pts += [("split", p, _cfg(16, 64, 4, 3)) for p in (2, 4, 8, 16, 32)]
         pts += [("split", 8, _cfg(16, 128, 4, 2)), ("split", 16, _cfg(64, 64, 4, 2))]
+    elif sizes["i"] <= 256:  # a chunk of queries against a long context
+        pts = [("fused", 1, _cfg(bm, 64, w, 3)) for bm, w in ((32, 4), (64, 4), (128, 8))]
+        pts += [("split", p, _cfg(bm, 64, w, 3)) for p in (2, 4, 8) for bm, w in
+                ((64, 4), (128, 8))]
     else:
         pts = [("fused", 1, _cfg(bm, bn, w, st)) for bm, bn, w, st in
                [(64, 32, 4, 2), (64, 64, 4, 3), (128, 32, 8, 2), (128, 64, 8, 3),
@@ -72,7 +88,7 @@ def plan(device: str, dtype: str) -> list[dict]:
         sf, normal = reference_form(variant)
         original = parse(ORIGINAL[variant])
         for shape, sizes in SHAPES.items():
-            pts = _grid(shape)
+            pts = _grid(sizes)
             top = best_candidate(sf, original, sizes, dtype, spec)
             key = (top.form, top.splits, tuple(sorted(top.config.items())))
             if key not in {(f, p, tuple(sorted(c.items()))) for f, p, c in pts}:
@@ -85,6 +101,7 @@ def plan(device: str, dtype: str) -> list[dict]:
                     print(f"skip {variant} {shape} {form} p={p} {cfg}: {e}", file=sys.stderr)
                     continue
                 points.append({"id": len(points), "variant": variant, "shape": shape,
+                               "set": "calibration" if shape in CALIBRATION else "held-out",
                                "sizes": sizes, "form": form, "splits": p, "config": cfg,
                                "predicted_ms": c.predicted_ms, "bound": c.bound,
                                "breakdown_ms": {k: v * 1e3 for k, v in c.breakdown_s.items()},
@@ -139,6 +156,21 @@ def _device_facts():
     run = lambda: exps[(cnt // 1024,)](xs, ys, ITERS=iters, BLOCK=1024, num_warps=8)
     ms = do_bench(run, warmup=50, rep=300, return_mode="median")
     facts["exp_per_s"] = 2 * iters * cnt / (ms * 1e-3)
+    @triton.jit
+    def l2read(X, Y, n, BLOCK: tl.constexpr):
+        # every program reads the whole (L2-resident) buffer, starting at its own offset
+        pid = tl.program_id(0)
+        acc = tl.zeros([BLOCK], tl.float32)
+        for s0 in range(0, n, BLOCK):
+            offs = (s0 + pid * BLOCK + tl.arange(0, BLOCK)) % n
+            acc += tl.load(X + offs).to(tl.float32)
+        tl.store(Y + pid * BLOCK + tl.arange(0, BLOCK), acc)
+    n, progs = 1 << 22, 132 * 4  # 8 MiB of bf16, read by 528 programs
+    xb = torch.randn(n, device="cuda", dtype=torch.bfloat16)
+    yb = torch.empty(progs * 4096, device="cuda")
+    run = lambda: l2read[(progs,)](xb, yb, n, BLOCK=4096, num_warps=8)
+    ms = do_bench(run, warmup=50, rep=300, return_mode="median")
+    facts["l2_read_bytes_per_s"] = progs * n * 2 / (ms * 1e-3)
     t = torch.empty(1, device="cuda")
     facts["launch_s"] = do_bench(lambda: t.add_(1), warmup=100, rep=200,
                                  return_mode="median") * 1e-3
@@ -164,7 +196,7 @@ def measure(points: list[dict], out_dir: str) -> dict:
             g = torch.Generator(device="cuda").manual_seed(1)
             mk = lambda n, w: torch.randn(s["b"], s["h"], n, w, device="cuda",
                                          dtype=torch.bfloat16, generator=g)
-            cache[key] = (mk(s["i"], D), mk(s["j"], D), mk(s["j"], E))
+            cache[key] = (mk(s["i"], s["d"]), mk(s["j"], s["d"]), mk(s["j"], s["e"]))
         q, k, v = cache[key]
         variant, form, p, cfg = pt["variant"], pt["form"], pt["splits"], pt["config"]
         if form == "unfused":
@@ -263,6 +295,38 @@ def _key(r):
     return (r["variant"], r["shape"], r["form"], r["splits"], tuple(sorted(r["config"].items())))
 
 
+def _png(rows, path) -> bool:
+    """The same scatter as a PNG, when matplotlib is importable (it is no project dependency:
+    run `report` with a Python that has it, e.g. a throwaway venv)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=120)
+    col = {"unfused": "#d62728", "fused": "#1f77b4", "split": "#2ca02c"}
+    for variant, marker in (("spherical", "o"), ("softmax", "s")):
+        for form, c in col.items():
+            for set_, fill in (("calibration", c), ("held-out", "none")):
+                pts = [r for r in rows if r["variant"] == variant and r["form"] == form
+                       and r.get("set", "calibration") == set_]
+                if pts:
+                    ax.scatter([r["predicted_ms"] for r in pts], [r["measured_ms"] for r in pts],
+                               marker=marker, facecolors=fill, edgecolors=c, s=28,
+                               label=f"{variant} {form} ({set_})")
+    lo = min(min(r["predicted_ms"], r["measured_ms"]) for r in rows) / 1.3
+    hi = max(max(r["predicted_ms"], r["measured_ms"]) for r in rows) * 1.3
+    ax.plot([lo, hi], [lo, hi], "--", color="#999", lw=1)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel="predicted ms",
+           ylabel="measured ms", title="napkin cost model vs H100 (filled: calibration shapes)")
+    ax.legend(fontsize=6, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> dict:
     """Match measured results to the plan's points by (variant, shape, form, splits, config)."""
     by_id = {_key(r): r for r in measured["results"]}
@@ -272,6 +336,12 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> d
         if "measured_ms" in r:
             rows.append({**pt, **{k: r[k] for k in ("measured_ms", "rel_err") if k in r}})
     rho = spearman([r["predicted_ms"] for r in rows], [r["measured_ms"] for r in rows])
+    rho_set = {}
+    for name in ("calibration", "held-out"):
+        sub = [r for r in rows if r.get("set", "calibration") == name]
+        if len(sub) > 2:
+            rho_set[name] = (spearman([r["predicted_ms"] for r in sub],
+                                      [r["measured_ms"] for r in sub]), len(sub))
     shapes = {}
     for r in rows:
         shapes.setdefault((r["variant"], r["shape"]), []).append(r)
@@ -279,7 +349,8 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> d
     for (variant, shape), rs in shapes.items():
         best = min(rs, key=lambda r: r["measured_ms"])
         pick = min(rs, key=lambda r: r["predicted_ms"])
-        top1.append((variant, shape, pick, best, pick["measured_ms"] <= 1.1 * best["measured_ms"]))
+        top1.append((variant, shape, pick, best, pick["measured_ms"] <= 1.1 * best["measured_ms"],
+                     rs[0].get("set", "calibration")))
     split_vs = []
     for (variant, shape), rs in shapes.items():
         if shape.startswith("decode"):
@@ -289,6 +360,7 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> d
                 split_vs.append((variant, shape, min(r["measured_ms"] for r in uns),
                                  min(r["measured_ms"] for r in spl)))
     _svg(rows, svg_path)
+    has_png = _png(rows, svg_path[:-4] + ".png")
     f = measured["facts"]
     L = ["# Cost model: predicted vs measured", "",
          "Generated by `bench/costmodel.py report` from a run of `bench/costmodel.py measure`.",
@@ -298,22 +370,28 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> d
          f"- HBM copy (bytes read + written): {f['hbm_copy_bytes_per_s'] / 1e12:.2f} TB/s; "
          f"dense bf16 matmul 8192³: {f['bf16_matmul_flops'] / 1e12:.0f} TFLOP/s; "
          f"exp2 throughput: {f['exp_per_s'] / 1e12:.2f} Tops/s; one small launch: "
-         f"{f['launch_s'] * 1e6:.1f} µs.", "",
+         f"{f['launch_s'] * 1e6:.1f} µs" + (f"; L2 read by all SMs: "
+         f"{f['l2_read_bytes_per_s'] / 1e12:.2f} TB/s." if "l2_read_bytes_per_s" in f else "."),
+         "",
          "## Summary", "",
          f"- points measured: {len(rows)} of {len(points)}; Spearman rank correlation of "
-         f"predicted vs measured time: **{rho:.3f}** (target ≥ 0.8).",
+         f"predicted vs measured time: **{rho:.3f}** (target ≥ 0.8)" + "".join(
+             f"; {k} shapes only: {v[0]:.3f} ({v[1]} points)" for k, v in rho_set.items()) + ".",
          f"- shapes where the model's top-1 (among the measured points) is within 10% of the "
-         f"best measured: **{sum(t[4] for t in top1)} of {len(top1)}**.", ""]
+         f"best measured: **{sum(t[4] for t in top1)} of {len(top1)}** (held-out: "
+         f"{sum(t[4] for t in top1 if t[5] == 'held-out')} of "
+         f"{sum(t[5] == 'held-out' for t in top1)}).", ""]
     for variant, shape, uns, spl in split_vs:
         L.append(f"- {variant} {shape}: best unsplit fused {uns:.3f} ms, best split-KV "
                  f"{spl:.3f} ms: **{uns / spl:.1f}×** from splitting.")
-    L += ["", "![predicted vs measured](costmodel.svg)", "", "## Top-1 per shape", "",
-          "| variant | shape | model's pick | its measured ms | best measured | its ms | within 10% |",
-          "|---|---|---|---|---|---|---|"]
+    img = os.path.basename(svg_path[:-4] + ".png" if has_png else svg_path)
+    L += ["", f"![predicted vs measured]({img})", "", "## Top-1 per shape", "",
+          "| variant | shape | set | model's pick | its measured ms | best measured | its ms | "
+          "within 10% |", "|---|---|---|---|---|---|---|---|"]
     desc = lambda r: (f"{r['form']} p={r['splits']} " + " ".join(
         f"{k.replace('BLOCK_', '').replace('num_', '')}={v}" for k, v in r["config"].items()))
-    for variant, shape, pick, best, ok in top1:
-        L.append(f"| {variant} | {shape} | {desc(pick)} | {pick['measured_ms']:.4f} | "
+    for variant, shape, pick, best, ok, set_ in top1:
+        L.append(f"| {variant} | {shape} | {set_} | {desc(pick)} | {pick['measured_ms']:.4f} | "
                  f"{desc(best)} | {best['measured_ms']:.4f} | {'yes' if ok else 'NO'} |")
     L += ["", "## All points", "",
           "| variant | shape | form | config | predicted ms | bound | measured ms | rel err |",
@@ -330,7 +408,8 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> d
                                           f"{r.get('error', 'no result')}" for p, r in failed]
     with open(md_path, "w") as fh:
         fh.write("\n".join(L) + "\n")
-    return {"spearman": rho, "top1": [(t[0], t[1], t[4]) for t in top1], "n": len(rows)}
+    return {"spearman": rho, "spearman_by_set": rho_set, "n": len(rows),
+            "top1": [(t[0], t[1], t[4]) for t in top1]}
 
 
 def main(argv=None):
