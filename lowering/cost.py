@@ -333,11 +333,16 @@ def fused_candidate(sf: StreamForm, term: Term, sizes: dict, dtype: str, spec: S
     occ = _occupancy(spec, res["smem_bytes"], res["regs_per_thread"], warps)
     if occ < 1:
         raise Rejected("no block fits on one SM")
+    m = _volume(r.rows, sizes)
+    across = [t for c in sf.components for t in c.body.walk()
+              if isinstance(t, (Reduce, Opaque)) and t.axis in r.rows]
+    if across and bm < m:  # e.g. a column softmax: each key's weight needs every query
+        raise Rejected(f"the loop body reduces over {across[0].axis}, so one program must hold "
+                       f"all {int(m)} rows; BLOCK_M={bm} is smaller")
     n = sizes[sf.axis]
     chunk = math.ceil(n / splits)
     if splits > 1 and chunk < bn:
         raise Rejected(f"{splits} splits leave {chunk} keys each, fewer than BLOCK_N={bn}")
-    m = _volume(r.rows, sizes)
     row_blocks = math.ceil(m / bm)
     programs = int(_volume(r.batch, sizes)) * row_blocks * splits
     # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.

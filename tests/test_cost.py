@@ -194,3 +194,16 @@ def test_rejects_what_does_not_fit():
     with pytest.raises(Rejected, match="registers"):
         fused_candidate(sf, term, ATT, "bf16", H100,
                         dict(BLOCK_M=256, BLOCK_N=128, num_warps=4, num_stages=1))
+
+
+def test_body_reducing_over_rows_keeps_rows_in_one_program():
+    """Column softmax normalises over the queries inside the loop over keys: a program must
+    hold every query, so BLOCK_M below |i| is rejected, whatever the speed it would promise."""
+    from wirefuse.theorems.stream import decompose
+    term = parse("(layout@b,h,i,e (sum@j (mul (div (exp S) (sum@i (exp S))) v[b,h,j,e])))"
+                 .replace("S", "(sum@d (mul q[b,h,i,d] k[b,h,j,d]))"))
+    sf = decompose(term, "j")
+    small = dict(b=1, h=4, i=128, j=4096, d=64, e=64)
+    ranked = rank(sf, term, small, forms=("fused", "split"))
+    assert ranked and all(c.config["BLOCK_M"] >= 128 for c in ranked)
+    assert rank(sf, term, dict(small, i=1024), forms=("fused", "split")) == []
