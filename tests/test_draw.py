@@ -153,14 +153,15 @@ def test_streamed_axis_highlighted_and_colours_stable():
 def test_examples_render_without_overlaps():
     """Every example variant (once examples/ and the tracer exist)."""
     from wirefuse.commands.gallery import example_entries
-    from wirefuse.report import analyse_function
+    from wirefuse.report import analyse_term, trace_function
     root = os.path.join(os.path.dirname(__file__), "..", "examples")
     if not glob.glob(os.path.join(root, "*.py")) or not _have_tracer():
         pytest.skip("no examples or no tracer in this build yet")
     entries = example_entries(root)
     assert entries
     for path, name, fn, axes, stream, _ in entries:
-        a = analyse_function(fn, axes, stream, name=name)
+        # the path finder with a short budget: this tests drawing, not proving
+        a = analyse_term(trace_function(fn, axes), stream, name, search_seconds=0.5)
         assert_no_overlaps(draw(a.term, stream=stream, stream_form=a.stream_form, levels=True,
                                 title=name))
 

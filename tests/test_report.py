@@ -146,9 +146,10 @@ def test_gallery_renders_every_example(tmp_path):
         "EXAMPLES = {'l2': {'axes': 's: i j, v: j e', 'stream': 'j', "
         "'expected': 'streamable'}}\n")
     out = tmp_path / "gallery"
-    rc = main(["gallery", "-o", str(out), "--examples", str(ex)])
+    rc = main(["gallery", "-o", str(out), "--examples", str(ex), "--reports"])
     index = (out / "index.html").read_text()
-    assert "mini-l2.svg" in index
+    assert "mini-l2.svg" in index and (out / "mini-l2.html").exists()
+    assert "streamable along j" in index and "as expected" in index
     assert rc == 0, index
 
 

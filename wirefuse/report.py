@@ -445,7 +445,7 @@ def trace_function(fn, axes) -> Term:
 
 
 def analyse_term(term: Term, stream: str | None, name: str = "term",
-                 source: str | None = None) -> Analysis:
+                 source: str | None = None, search_seconds: float = 5.0) -> Analysis:
     """Without the e-graph prover: a term already in stream normal form is streamable by
     inspection; otherwise the project's path finder looks for rule steps to a normal form, and
     only a certificate the checker accepts makes the verdict "streamable"."""
@@ -468,7 +468,7 @@ def analyse_term(term: Term, stream: str | None, name: str = "term",
         else:
             a.reason = f"not in stream normal form as written: {why_not}"
         return a
-    steps = [] if why_not is None else find_path(term, stream)
+    steps = [] if why_not is None else find_path(term, stream, max_seconds=search_seconds)
     if steps is None:
         a.reason = (f"no rewrite path to a stream normal form was found; as written, {why_not}")
         return a
@@ -480,11 +480,13 @@ def analyse_term(term: Term, stream: str | None, name: str = "term",
         a.reason = (f"already in stream normal form along {stream}" if not steps else
                     f"{len(steps)} rewrite step(s) reach a stream normal form along {stream}")
     else:
-        a.reason = "a rewrite path was found but the checker rejected its certificate"
+        a.reason = (f"a rewrite path was found but the checker rejected its certificate "
+                    f"({a.checker})")
     return a
 
 
-def analyse_function(fn, axes, stream: str | None, name: str | None = None) -> Analysis:
+def analyse_function(fn, axes, stream: str | None, name: str | None = None,
+                     search_seconds: float = 5.0) -> Analysis:
     """Trace `fn`; with `stream`, prove (wirefuse.prove) and check the certificate."""
     import wirefuse
     name = name or getattr(fn, "__name__", "function")
@@ -492,9 +494,9 @@ def analyse_function(fn, axes, stream: str | None, name: str | None = None) -> A
     src = function_source(fn)
     prove = getattr(wirefuse, "prove", None)
     if stream is None or prove is None:
-        a = analyse_term(term, stream, name, src)
+        a = analyse_term(term, stream, name, src, search_seconds)
         if stream is not None and not a.streamable:
-            a.reason += " (the prover is not available in this build)"
+            a.reason += " (the e-graph prover is not available in this build)"
         return a
     res = prove(fn, axes=axes, stream=stream)
     cert = getattr(res, "certificate", None)

@@ -1,6 +1,6 @@
 """`wirefuse gallery`: render every example variant to SVG (and an HTML report), plus an index.
 
-    wirefuse gallery -o docs/gallery/ [--examples examples/] [--no-reports]
+    wirefuse gallery -o docs/gallery/ [--examples examples/] [--reports]
 
 Each `examples/*.py` defines `EXAMPLES = {name: {"axes": ..., "stream": ..., "expected": ...}}`
 (the function is the module attribute `name`, or the entry's "fn").  One command regenerates
@@ -21,8 +21,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", default="docs/gallery",
                    help="folder to write (default docs/gallery)")
     p.add_argument("--examples", default="examples", help="folder of example modules")
-    p.add_argument("--no-reports", dest="reports", action="store_false",
-                   help="only the SVGs and the index, no per-variant HTML report")
+    p.add_argument("--reports", action="store_true",
+                   help="also write one HTML proof report per variant (about 80 KB each)")
     p.set_defaults(run=run)
 
 
@@ -42,8 +42,8 @@ def example_entries(folder: str):
         for name, spec in getattr(mod, "EXAMPLES").items():
             spec = spec if isinstance(spec, dict) else {}
             fn = spec.get("fn") or getattr(mod, name, None)
-            out.append((path, name, fn, spec.get("axes"), spec.get("stream"),
-                        spec.get("expected")))
+            expected = spec.get("streamable", spec.get("expected"))
+            out.append((path, name, fn, spec.get("axes"), spec.get("stream"), expected))
     return out
 
 
@@ -100,8 +100,12 @@ def run(args) -> int:
 def _agrees(a, expected) -> str:
     if expected is None or a is None:
         return ""
-    want = str(expected).lower()
-    want_stream = want in ("true", "streamable", "proven", "yes") or want.startswith("stream")
+    if isinstance(expected, bool):
+        want_stream = expected
+    else:
+        want = str(expected).lower()
+        want_stream = want in ("true", "streamable", "proven", "yes") or want.startswith("stream")
+    expected = "streamable" if want_stream else "not streamable"
     got = bool(a.streamable)
     return "as expected" if want_stream == got else f"expected: {html.escape(str(expected))}"
 
