@@ -310,7 +310,9 @@ def _finish(form, splits, config, times: dict, detail: dict) -> Candidate:
     top = compute[bound]
     if "latency" in compute:
         k = MEMORY_NORM
-        top = max(top, (compute["hbm"] ** k + compute["latency"] ** k) ** (1 / k))
+        memory = (compute["hbm"] ** k + compute["latency"] ** k) ** (1 / k)
+        if memory > top:
+            top, bound = memory, max(("hbm", "latency"), key=compute.get)
     total = top + times.get("launch", 0.0)
     return Candidate(form, splits, dict(config), total, bound, times, detail)
 
