@@ -37,6 +37,7 @@ L2_EST = ("estimate: L2->SM read bandwidth (no datasheet figure; the A100 whitep
 FIT_RUN1 = ("fitted to the unsplit decoding points of the first H100 run of bench/costmodel.py "
             "(per loop step t = (L + tile/B) / max(1, stages-1)); held-out check in "
             "docs/costmodel.md")
+RUN1 = "bench/costmodel.py on the H100 of this workplace, 2026-11-23 08:27 UTC"
 ESTIMATE = "estimate: typical warm launch of one kernel from PyTorch (not a datasheet figure)"
 
 
@@ -137,8 +138,9 @@ H100 = Spec(
         "fp32": Figure(494.7e12, DATASHEET_H100 + " (fp32 matmul runs as tf32 on tensor cores)"),
     },
     fp32=Figure(66.9e12, DATASHEET_H100),
-    sfu=_sfu(132, 1.83e9, "THEORY.md §5 quotes about 3.9 TFLOP/s of exponentials"),
-    launch_s=Figure(4e-6, ESTIMATE),
+    sfu=replace(_sfu(132, 1.83e9, "THEORY.md §5 quotes about 3.9 TFLOP/s of exponentials"),
+                measured=4.15e12, measured_how="tl.exp2 chains over 8.6M elements, " + RUN1),
+    launch_s=Figure(4e-6, ESTIMATE, 4.3e-6, "median time of one tiny torch op, " + RUN1),
 )
 
 H200 = Spec(
