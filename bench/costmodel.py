@@ -427,6 +427,9 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> d
          f"- points measured: {len(rows)} of {len(points)}; Spearman rank correlation of "
          f"predicted vs measured time: **{rho:.3f}** (target ≥ 0.8)" + "".join(
              f"; {k} shapes only: {v[0]:.3f} ({v[1]} points)" for k, v in rho_set.items()) + ".",
+         f"- median |measured / predicted − 1|: "
+         f"{sorted(abs(r['measured_ms'] / r['predicted_ms'] - 1) for r in rows)[len(rows) // 2]:.0%}"
+         f" (absolute accuracy; the ranking is what the search uses).",
          f"- shapes where the model's top-1 (among the measured points) is within 10% of the "
          f"best measured: **{sum(t[4] for t in top1)} of {len(top1)}** (held-out: "
          f"{sum(t[4] for t in top1 if t[5] == 'held-out')} of "
