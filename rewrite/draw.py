@@ -107,6 +107,21 @@ def _bundle_width(axes) -> float:
 # graphs with geometry
 
 
+def split_constants(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """One box per use of a constant or |axis| (hash-consing shares them; drawn shared, a `2.0`
+    used at both ends of a diagram would pull a wire across all of it)."""
+    for n in [n for n, a in g.nodes(data=True) if a["kind"] in ("const", "size")]:
+        uses = list(g.out_edges(n, keys=True, data=True))
+        if len(uses) < 2:
+            continue
+        attrs = dict(g.nodes[n])
+        g.remove_node(n)
+        for k, (_, v, _, d) in enumerate(uses):
+            g.add_node((n, "use", k), **attrs)
+            g.add_edge((n, "use", k), v, **d)
+    return g
+
+
 def _decorate(g: nx.MultiDiGraph, stream: str | None) -> nx.MultiDiGraph:
     """Adds the layout's geometry attributes (w, min_h, in_bw, out_bw, label_w) to every node."""
     for n, a in g.nodes(data=True):
@@ -126,7 +141,7 @@ def _decorate(g: nx.MultiDiGraph, stream: str | None) -> nx.MultiDiGraph:
 
 def term_graph(term: Term, stream: str | None = None) -> nx.MultiDiGraph:
     """The networkx view of the term, with the drawing's attributes."""
-    return _decorate(to_networkx(term), stream)
+    return _decorate(split_constants(to_networkx(term)), stream)
 
 
 def stream_graph(sf, levels: bool = False) -> nx.MultiDiGraph:
@@ -167,7 +182,8 @@ def stream_graph(sf, levels: bool = False) -> nx.MultiDiGraph:
     for c in sf.components:
         st = sf.state_ref(c)
         sym = MONOIDS[c.monoid].symbol
-        segs = [Seg(c.name, "#0b5394", bold=True), Seg(f" {_COMBINE[c.monoid]} {sym}"),
+        segs = [Seg(c.name, "#0b5394", bold=True),
+                Seg(f" {_COMBINE[c.monoid]} {sym}" + (" " if len(sym) > 1 else "")),
                 _axis_seg(axis, axis)]
         k = add(("c", c.name), st, "combine", st.axes, 2, "REG", segs=segs, align=True)
         comb[st] = k
@@ -183,7 +199,7 @@ def stream_graph(sf, levels: bool = False) -> nx.MultiDiGraph:
             g.add_edge(tkey[id(ch)], k, axes=ch.axes, port=port)
     out = add(("out",), None, "output", sf.tail.axes, 3, "HBM")
     g.add_edge(tkey[id(sf.tail)], out, axes=sf.tail.axes, port=0)
-    return _decorate(g, axis)
+    return _decorate(split_constants(g), axis)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +317,7 @@ def stream_scene(sf, levels: bool = False) -> Scene:
     y1 = max(b.y + b.h for b in real) + dy + 8
     first = min(layers[1] + layers[2])
     last = max(layers[2])
-    fx0, fx1 = lay.col_x[first] - 10, lay.col_right(last) + 4
+    fx0, fx1 = lay.col_x[first] - 10, lay.col_right(last) + 2  # labels start at +6
     sc.add(Rect(fx0, y0, fx1 - fx0, y1 - y0, "frame", "none", axis_colour(sf.axis), 1.4, 6,
                 "6 4"))
     ax = sf.axis
