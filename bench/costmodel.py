@@ -377,7 +377,17 @@ def _png(rows, path) -> bool:
     return True
 
 
-def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> dict:
+def _hardware_table(rows) -> list[str]:
+    L = ["## Device figures the model uses (lowering/hardware.py)", "",
+         "| figure | datasheet / estimate | measured | source |", "|---|---|---|---|"]
+    for name, value, meas, src in rows:
+        fmt = lambda v: "" if v is None else f"{v:.4g}"
+        L.append(f"| {name} | {fmt(value)} | {fmt(meas)} | {src} |")
+    return L + [""]
+
+
+def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
+           hardware=None) -> dict:
     """Match measured results to the plan's points by (variant, shape, form, splits, config)."""
     by_id = {_key(r): r for r in measured["results"]}
     rows = []
@@ -454,7 +464,7 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str) -> d
                  f"{desc(r).split(' ', 2)[-1] if r['config'] else '-'} | "
                  f"{r['predicted_ms']:.4f} | {r['bound']} | {r['measured_ms']:.4f} | "
                  f"{r.get('rel_err', float('nan')):.1e} |")
-    L += ["", LIMITS_TEXT]
+    L += ["", LIMITS_TEXT] + (_hardware_table(hardware) if hardware else [])
     failed = [(pt, by_id.get(_key(pt), {})) for pt in points if "measured_ms" not in
               by_id.get(_key(pt), {})]
     if failed:
@@ -481,18 +491,21 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.cmd == "plan":
         pts = plan(a.device, a.dtype)
+        from wirefuse.lowering.hardware import get_device
+        hw = [list(r) for r in get_device(a.device).table()]
         with open(PLAN, "w") as f:
-            json.dump(pts, f, indent=1)
+            json.dump({"device": a.device, "hardware": hw, "points": pts}, f, indent=1)
         print(f"{len(pts)} points -> {PLAN}")
     elif a.cmd == "measure":
         with open(PLAN) as f:
-            measure(json.load(f), a.out)
+            measure(json.load(f)["points"], a.out)
     else:
         with open(PLAN) as f:
-            pts = json.load(f)
+            planned = json.load(f)
         with open(a.measured) as f:
             meas = json.load(f)
-        print(json.dumps(report(pts, meas, a.md, a.svg), indent=1))
+        print(json.dumps(report(planned["points"], meas, a.md, a.svg, planned["hardware"]),
+                         indent=1))
 
 
 if __name__ == "__main__":
