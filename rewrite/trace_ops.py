@@ -830,7 +830,7 @@ def _matmul(ctx, a, b):
     r_dims = bv.dims[:-2] + (None, bv.dims[-1])
     if k is not None and k in l_dims + r_dims:
         raise AxisSpecError(f"matmul: axis {k} is both contracted and kept; check the axis spec")
-    dims, renames = align_dims(ctx, [l_dims, r_dims])
+    dims, renames = align_dims(ctx, [l_dims, r_dims], avoid=av.term.axes + bv.term.axes)
     terms = [av.term, bv.term]
     for i, rs in enumerate(renames):
         for old, new in rs:
@@ -888,7 +888,7 @@ def _einsum(ctx, equation, *operands):
         if name is None:
             continue
         if name in owner and owner[name] != L:
-            new = ctx.fresh(name)
+            new = ctx.fresh(name, {a for o in ops for a in o.term.axes} | set(owner))
             for i, (s, o) in enumerate(zip(subs, ops)):
                 if L in s:
                     ops[i] = rename(o, name, new)

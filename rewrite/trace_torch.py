@@ -121,7 +121,10 @@ _CALLEES = _callee_names()
 
 def _qualname(f) -> str:
     mod = getattr(f, "__module__", None) or ""
-    name = getattr(f, "__qualname__", None) or getattr(f, "__name__", repr(f))
+    short = getattr(f, "__name__", "")
+    if short and getattr(torch, short, None) is f:
+        return f"torch.{short}"
+    name = getattr(f, "__qualname__", None) or short or repr(f)
     if mod.startswith("torch.nn.functional") or f is getattr(F, name, None):
         return f"torch.nn.functional.{name}"
     if mod.startswith("torch") or getattr(torch, name, None) is f:
@@ -171,9 +174,37 @@ def _getitem(ctx, obj, idx):
     raise TraceError(f"indexing {type(obj).__name__} with {idx!r} is not supported")
 
 
+def _drop_unit_ints(x: TV, idx: tuple):
+    """x[:, 0] on a size-1 unnamed dimension (one kept by keepdim) just removes it."""
+    if sum(i is Ellipsis for i in idx) > 1:
+        raise TraceError("more than one ... in an index")
+    real = [i for i in idx if i is not None]
+    n_ell = x.ndim - (len(real) - (Ellipsis in real))
+    pos, k, keep = [], 0, []
+    for i in idx:
+        if i is None:
+            keep.append(i)
+        elif i is Ellipsis:
+            k += n_ell
+            keep.append(i)
+        else:
+            if isinstance(i, int) and not isinstance(i, bool):
+                if k >= x.ndim or x.dims[k] is not None or i not in (0, -1):
+                    raise TraceError(f"indexing with {i!r} is not supported (only :, ..., None, "
+                                     "and 0 on a size-1 dimension without a name)")
+                pos.append(k)
+            else:
+                keep.append(i)
+            k += 1
+    return TV(x.term, tuple(d for p, d in enumerate(x.dims) if p not in pos), x.kind), \
+        tuple(keep)
+
+
 def _index_tensor(x: TV, idx) -> TV:
     """x[..., None], x[:, None], x[None]: only full slices, Ellipsis and None (new size-1 dims)."""
     idx = idx if isinstance(idx, tuple) else (idx,)
+    if any(isinstance(i, int) and not isinstance(i, bool) for i in idx):
+        x, idx = _drop_unit_ints(x, idx)
     for i in idx:
         if not (i is None or i is Ellipsis or (isinstance(i, slice) and i == slice(None))):
             raise TraceError(f"indexing with {i!r} is not supported (only :, ... and None; "
@@ -247,7 +278,7 @@ def _run_node(ctx, node, val, axes, constants):
     if node.op == "output":
         out = val(node.args[0])
         raise _Done(out)
-    args, kwargs = val(node.args), val(node.kwargs)
+    args, kwargs = tuple(val(node.args)), dict(val(node.kwargs))
     if node.op == "call_method":
         name = node.target
         if name.startswith("__r") and name.endswith("__"):
@@ -284,7 +315,9 @@ class _Done(Exception):
 
 def _result(ctx_out) -> Term:
     if isinstance(ctx_out, TV):
-        return Layout(tuple(d for d in ctx_out.dims if d is not None), ctx_out.term)
+        order = tuple(d for d in ctx_out.dims if d is not None)
+        # a 0-d result has no order to fix (and `(layout@ x)` does not read back)
+        return Layout(order, ctx_out.term) if order else ctx_out.term
     if isinstance(ctx_out, (tuple, list)):
         raise TraceError(f"the function returns {len(ctx_out)} values; return one tensor")
     if isinstance(ctx_out, Unusable):

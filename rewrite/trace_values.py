@@ -71,13 +71,18 @@ class Context:
 
     def __init__(self, names):
         self.used = set(names)
+        self.declared = frozenset(names)
         self.origin: dict[str, str] = {n: n for n in names}
         self.bool_inputs: set[str] = set()
 
-    def fresh(self, name: str) -> str:
+    def fresh(self, name: str, avoid=()) -> str:
+        """A new name for a second copy of axis `name`: the lowest `name_k` not in `avoid` and not
+        declared by the user.  It is deterministic, so `x @ x.mT` and `x @ x.T` both give
+        (i, i_1) and can be added: a name only labels a position, and align() checks that
+        operands agree on the label of every position."""
         base = self.origin.get(name, name)
         k = 1
-        while f"{base}_{k}" in self.used:
+        while f"{base}_{k}" in self.declared or f"{base}_{k}" in avoid:
             k += 1
         new = f"{base}_{k}"
         self.used.add(new)
@@ -131,7 +136,7 @@ def rename(v: TV, old: str, new: str) -> TV:
     return TV(Rename(old, new, v.term), tuple(new if d == old else d for d in v.dims), v.kind)
 
 
-def align_dims(ctx: Context, dims_list: list[tuple]) -> tuple[tuple, list[list]]:
+def align_dims(ctx: Context, dims_list: list[tuple], avoid=()) -> tuple[tuple, list[list]]:
     """Broadcast dims against each other as torch does (from the right), naming each position.
 
     Returns the result's dims and, per operand, the renames [(old, new)] it needs."""
@@ -156,7 +161,7 @@ def align_dims(ctx: Context, dims_list: list[tuple]) -> tuple[tuple, list[list]]
         if name is None:
             continue
         if name in seen:  # the same axis at two positions: an outer product, not a diagonal
-            new = ctx.fresh(name)
+            new = ctx.fresh(name, set(avoid) | seen | {x for d in dims_list for x in d})
             for i, d in enumerate(dims_list):
                 if at(d, p) == name:
                     renames[i].append((name, new))
