@@ -148,8 +148,10 @@ def _check(cert: dict, trials: int, seed: int) -> StreamForm:
     # 4. identities and combines
     init, combine = cert["init"], cert["combine"]
     expected_names = [c.name for c in sf.components] + ([info.max_name] if info else [])
-    if sorted(init) != sorted(expected_names) or sorted(combine) != sorted(expected_names):
-        raise Reject("init", f"init/combine must cover exactly the state {expected_names}")
+    if not isinstance(init, dict) or sorted(init) != sorted(expected_names):
+        raise Reject("init", f"init must give exactly the state {expected_names} an identity")
+    if not isinstance(combine, dict) or sorted(combine) != sorted(expected_names):
+        raise Reject("combine", f"combine must cover exactly the state {expected_names}")
     for c in sf.components:
         ident = _number(init[c.name])
         if info and c.name in info.degrees:

@@ -1,0 +1,293 @@
+"""Path finding, certificates and the checker on hand-written attention variants, each compared
+with a plain-PyTorch float64 reference; refusals; tamper rejection; the CLI; no egglog."""
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from wirefuse.rewrite.check import Reject, _check_numerics, check_certificate
+from wirefuse.rewrite.evaluate import evaluate, evaluate_labelled
+from wirefuse.rewrite.pathfind import find_path
+from wirefuse.rewrite.sexpr import parse
+from wirefuse.rewrite.term import Reduce
+from wirefuse.theorems.certificate import certificate_summary, make_certificate, stream_form_of
+from wirefuse.theorems.stream import NotNormal, StreamForm, decompose
+
+S = "(mul 0.125 (sum@d (mul q[i,d] k[j,d])))"
+V = "v[j,e]"
+
+
+def L(x):
+    return f"(layout@i,e {x})"
+
+
+VARIANTS = {
+    "softmax_stable": L(f"(sum@j (mul (div (exp (sub {S} (max@j {S}))) "
+                        f"(sum@j (exp (sub {S} (max@j {S}))))) {V}))"),
+    "spherical": L(f"(div (sum@j (mul {S} {V})) (sqrt (sum@j (square {S}))))"),
+    "sigmoid": L(f"(sum@j (mul (sigmoid {S}) {V}))"),
+    "relu_count": L(f"(sum@j (mul (div (relu {S}) |j|) {V}))"),
+    "l1": L(f"(sum@j (mul (div {S} (sum@j (abs {S}))) {V}))"),
+    "maxabs": L(f"(sum@j (mul (div {S} (max@j (abs {S}))) {V}))"),
+    "softpick": L(f"(sum@j (mul (div (relu (sub (exp {S}) 1.0)) "
+                  f"(add (sum@j (abs (sub (exp {S}) 1.0))) 1e-06)) {V}))"),
+    "softmax_sq": L(f"(sum@j (mul (pow (div (exp {S}) (sum@j (exp {S}))) 2.0) {V}))"),
+    "colnorm": L(f"(sum@j (mul (div (exp {S}) (sum@i (exp {S}))) {V}))"),
+    "rmsnorm_matmul": "(layout@t,e (sum@d (mul (div x[t,d] (sqrt (add (div (sum@d (square x[t,d]))"
+                      " |d|) 1e-06))) w[d,e])))",
+}
+AXIS = {k: "d" if k == "rmsnorm_matmul" else "j" for k in VARIANTS}
+SHIFTED = {"softmax_stable", "softmax_sq"}
+
+
+def _scores(q, k):
+    return q @ k.T * 0.125
+
+
+REFERENCE = {  # plain torch, float64
+    "softmax_stable": lambda q, k, v: torch.softmax(_scores(q, k), -1) @ v,
+    "spherical": lambda q, k, v: (_scores(q, k) @ v)
+    / _scores(q, k).square().sum(-1, keepdim=True).sqrt(),
+    "sigmoid": lambda q, k, v: torch.sigmoid(_scores(q, k)) @ v,
+    "relu_count": lambda q, k, v: torch.relu(_scores(q, k)) / k.shape[0] @ v,
+    "l1": lambda q, k, v: _scores(q, k) / _scores(q, k).abs().sum(-1, keepdim=True) @ v,
+    "maxabs": lambda q, k, v: _scores(q, k) / _scores(q, k).abs().amax(-1, keepdim=True) @ v,
+    "softpick": lambda q, k, v: torch.relu(torch.expm1(_scores(q, k)))
+    / (torch.expm1(_scores(q, k)).abs().sum(-1, keepdim=True) + 1e-6) @ v,
+    "softmax_sq": lambda q, k, v: torch.softmax(_scores(q, k), -1) ** 2 @ v,
+    "colnorm": lambda q, k, v: torch.softmax(_scores(q, k), 0) @ v,
+}
+
+
+def _inputs(name, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
+    if name == "rmsnorm_matmul":
+        return {"x": r(3, 6), "w": r(6, 2)}
+    return {"q": r(3, 4), "k": r(5, 4), "v": r(5, 2)}
+
+
+def _reference(name, env):
+    if name == "rmsnorm_matmul":
+        x, w = env["x"], env["w"]
+        return x * torch.rsqrt(x.square().mean(-1, keepdim=True) + 1e-6) @ w
+    return REFERENCE[name](env["q"], env["k"], env["v"])
+
+
+def _stream(sf: StreamForm, env, cuts):
+    """An independent streaming loop: fold each component chunk by chunk, then the tail."""
+    axis = sf.axis
+    n = next(v.shape[x.axes.index(axis)] for c in sf.components for x in c.body.walk()
+             if type(x).__name__ == "Input" and axis in x.axes for v in [env[x.name]])
+    bounds = list(zip([0] + cuts, cuts + [n]))
+    ops = {"sum": torch.add, "max": torch.maximum, "min": torch.minimum, "prod": torch.mul}
+    state = {}
+    for c in sf.components:
+        acc = None
+        for lo, hi in bounds:
+            chunk = {}
+            for x in c.body.walk():
+                if type(x).__name__ == "Input":
+                    t = env[x.name]
+                    chunk[x.name] = t.narrow(x.axes.index(axis), lo, hi - lo) \
+                        if axis in x.axes else t
+            part = evaluate_labelled(Reduce(c.monoid, axis, c.body), chunk, {axis: hi - lo}).t
+            acc = part if acc is None else ops[c.monoid](acc, part)
+        state[c.name] = acc
+    return evaluate(sf.tail, **state, **{k: v for k, v in env.items()})
+
+
+@pytest.fixture(scope="module")
+def certs():
+    out = {}
+    for name, src in VARIANTS.items():
+        t = parse(src)
+        steps = find_path(t, AXIS[name])
+        assert steps is not None, name
+        out[name] = make_certificate(t, AXIS[name], steps)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variant_proven_checked_and_streams_like_torch(name, certs):
+    cert = certs[name]
+    env = _inputs(name)
+    ref = _reference(name, env)
+    assert torch.allclose(evaluate(parse(VARIANTS[name]), **env), ref, rtol=1e-9, atol=1e-12)
+    result = check_certificate(json.loads(json.dumps(cert)))
+    assert result.ok, result.reason
+    sf = stream_form_of(cert)
+    assert torch.allclose(evaluate(sf.as_term(), **env), ref, rtol=1e-9, atol=1e-12)
+    for cuts in ([], [1], [2, 3], [1, 2, 4]):
+        assert torch.allclose(_stream(sf, env, cuts), ref, rtol=1e-9, atol=1e-12), cuts
+    assert (cert["shift"] is not None) == (name in SHIFTED), cert["shift"]
+
+
+def test_softmax_shift_state_and_combine(certs):
+    cert = certs["softmax_stable"]
+    assert [s["monoid"] for s in cert["state"]] == ["max", "sum", "sum"]
+    assert cert["combine"][cert["shift"]["max_state"]]["monoid"] == "max"
+    assert cert["shift"]["degrees"] == {"z": "1", "o": "1"}
+    assert certs["softmax_sq"]["shift"]["degrees"] == {"z": "1", "o": "2"}
+
+
+def test_softpick_gets_no_shift(certs):
+    assert certs["softpick"]["shift"] is None  # relu(e^s − 1) is not homogeneous in e^s
+
+
+def test_spherical_reads_like_the_paper():
+    t = parse("(layout@i,e (div (sum@j (mul s[i,j] v[j,e])) (sqrt (sum@j (square s[i,j])))))")
+    cert = make_certificate(t, "j", find_path(t, "j"))
+    text = certificate_summary(cert)
+    assert "state      (o, z)" in text
+    assert "B((o, z), (s, v)) = (o + Σ_j s·v, z + Σ_j s²)" in text
+    assert "tail       o / sqrt(z)" in text
+    assert check_certificate(cert).ok
+
+
+def test_traced_form_of_spherical_in_the_brief():
+    t = parse(L(f"(div (sum@j (mul {S} {V})) (sqrt (sum@j (square {S}))))"))
+    cert = make_certificate(t, "j", find_path(t, "j"))
+    assert [s["name"] for s in cert["state"]] == ["o", "z"]
+    assert "o / sqrt(z)" in certificate_summary(cert)
+
+
+# --- refusals -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("src, why", [
+    (L(f"(sum@j (mul (exp (div {S} (sum@j {S}))) {V}))"), "another reduction over j"),
+    (L(f"(sum@j (mul (tanh (div {S} (sqrt (sum@j (square {S}))))) {V}))"),
+     "another reduction over j"),
+    (L(f"(sum@j (mul (relu (sub {S} (div (sum@j {S}) |j|))) {V}))"), "over j"),
+    (L(f"(sum@j (mul (sub {S} (median@j {S})) {V}))"), "median"),
+    (L(f"(sum@j (mul (sort@j {S}) {V}))"), "sort"),
+])
+def test_refusals(src, why):
+    t = parse(src)
+    assert find_path(t, "j", max_steps=120, max_seconds=3) is None
+    with pytest.raises(NotNormal, match=why):
+        decompose(t, "j")
+
+
+# --- tampering --------------------------------------------------------------------------------------
+def _tampered(cert, edit):
+    c = copy.deepcopy(cert)
+    edit(c)
+    return check_certificate(c)
+
+
+def test_tamper_rejections(certs):
+    soft, sph, l1, pick = (certs[k] for k in ("softmax_stable", "spherical", "l1", "softpick"))
+    cases = {
+        "other tail": (soft, lambda c: c.update(tail=sph["tail"]), "tail"),
+        "other combine": (soft, lambda c: c.update(combine=l1["combine"]), "combine"),
+        "other term": (soft, lambda c: c.update(term=l1["term"]), "steps"),
+        "other term, no steps": (sph, lambda c: c.update(term=certs["sigmoid"]["term"]), "state"),
+        "unproven term, no steps": (sph, lambda c: c.update(term=pick["term"]), "normal form"),
+        "step deleted": (soft, lambda c: c["steps"].pop(3), "steps"),
+        "last step deleted": (l1, lambda c: c["steps"].pop(), "normal form"),
+        "rule renamed": (soft, lambda c: c["steps"][1].update(rule="sum_of_add"), "steps"),
+        "rule unknown": (soft, lambda c: c["steps"][1].update(rule="trust_me"), "steps"),
+        "position moved": (soft, lambda c: c["steps"][2].update(position=[0, 1]), "steps"),
+        "bindings changed": (soft, lambda c: c["steps"][1].update(bindings={"i": 0}), "steps"),
+        "step result edited": (l1, lambda c: c["steps"][-1].update(term=sph["tail"]), "steps"),
+        "state body": (sph, lambda c: c["state"][1].update(body="(abs s[i,j])"), "state"),
+        "state monoid": (sph, lambda c: c["state"][1].update(monoid="max"), "state"),
+        "identity": (sph, lambda c: c["init"].update(z=1.0), "init"),
+        "max identity": (certs["maxabs"], lambda c: c["init"].update(m=0.0), "init"),
+        "combine expr": (sph, lambda c: c["combine"]["z"].update(expr="z_1*z_2"), "combine"),
+        "combine monoid": (sph, lambda c: c["combine"]["z"].update(monoid="max"), "combine"),
+        "shift combine": (soft, lambda c: c["combine"]["o"].update(expr="o_1 + o_2"), "combine"),
+        "shift degree": (certs["softmax_sq"],
+                         lambda c: c["shift"]["degrees"].update(o="1"), "shift"),
+        "shift pasted on softpick": (pick, lambda c: c.update(
+            shift={"u": "(mul (sum@d (mul k[j,d] q[i,d])) 0.125)", "max_state": "m",
+                   "degrees": {"z": "1", "o": "1"}}), "shift"),
+        "shift removed but init kept": (soft, lambda c: c.update(shift=None), "init"),
+        "code in combine": (sph, lambda c: c["combine"]["z"].update(
+            expr="__import__('os').system('true')"), "combine"),
+        "axis": (sph, lambda c: c.update(stream_axis="d"), "state"),
+        "axis kept by the result": (sph, lambda c: c.update(stream_axis="e"), "normal form"),
+    }
+    for label, (base, edit, part) in cases.items():
+        r = _tampered(base, edit)
+        assert not r.ok, label
+        assert r.part == part, (label, r.reason)
+        if part == "steps":
+            assert r.failed_step is not None and f"step {r.failed_step}" in r.reason, label
+    assert _tampered(soft, lambda c: c["steps"].pop(3)).failed_step == 3
+    assert _tampered(soft, lambda c: c["steps"][5].update(rule="exp_of_sum")).failed_step == 5
+
+
+def test_numerics_is_a_second_line():
+    t = parse(VARIANTS["spherical"])
+    sf = decompose(find_path(t, "j")[-1].term if find_path(t, "j") else t, "j")
+    wrong = StreamForm(sf.axis, sf.components, parse("(layout@i,e (div $o[i,e] $z[i]))"))
+    with pytest.raises(Reject, match="differ"):
+        _check_numerics(t, wrong, None, 2, 0)
+    _check_numerics(t, sf, None, 2, 0)
+
+
+def test_malformed_certificates_are_rejected_not_raised(certs):
+    for bad in ({}, {"stream_axis": "j"}, {**certs["spherical"], "steps": [{"rule": 1}]},
+                {**certs["spherical"], "tail": "(div"}, []):
+        assert not check_certificate(bad).ok
+
+
+# --- CLI and the egglog-free path ----------------------------------------------------------------
+BLOCK_EGGLOG = """
+import sys, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "egglog" or name.startswith("egglog."):
+            raise ImportError("egglog is blocked in this test")
+sys.meta_path.insert(0, Block())
+"""
+
+
+def _run(code, *args):
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)
+
+
+def test_checker_runs_without_egglog(tmp_path, certs):
+    path = tmp_path / "cert.json"
+    path.write_text(json.dumps(certs["softmax_stable"]))
+    code = BLOCK_EGGLOG + """
+import json
+from wirefuse.rewrite.check import check_certificate
+r = check_certificate(json.load(open(sys.argv[1])))
+assert r.ok, r.reason
+assert not any(m == "egglog" or m.startswith("egglog.") for m in sys.modules)
+print("ok")
+"""
+    out = _run(code, str(path))
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+def test_cli_check_exit_codes(tmp_path, certs):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(certs["spherical"]))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**certs["spherical"], "tail": certs["l1"]["tail"]}))
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    code = BLOCK_EGGLOG + "from wirefuse.cli import main\nsys.exit(main(['check', sys.argv[1]]))"
+    r = _run(code, str(good))
+    assert r.returncode == 0, r.stderr
+    assert "valid" in r.stdout and "o / sqrt(z)" in r.stdout
+    r = _run(code, str(bad))
+    assert r.returncode == 1 and "rejected" in r.stdout and "tail" in r.stdout
+    for p in (junk, tmp_path / "missing.json"):
+        r = _run(code, str(p))
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_python_api(tmp_path, certs):
+    import wirefuse
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(certs["l1"]))
+    assert wirefuse.check(str(path)).ok and wirefuse.check(certs["l1"]).ok
