@@ -335,7 +335,59 @@ def stream_scene(sf, levels: bool = False) -> Scene:
     sc.width = max(sc.width, x_free + ld.MARGIN, fx1 + ld.MARGIN)
     sc.height = max(sc.height, y1 + 6)
     sc.height = _legend(sc, _axes_in(g), ax, levels, sc.height + 4)
+    if levels:
+        sc.height = _level_rows(sc, sf, sc.height + 2)
     return sc
+
+
+def residency(sf) -> dict[str, list[str]]:
+    """Which arrays the streamed kernel keeps at which level (seed 004's napkin colours):
+    whole inputs and the result in HBM, a chunk of each streamed input in SMEM, and in
+    registers the tiles of the other inputs, the per-chunk intermediates and the state.
+
+    >>> from wirefuse.rewrite.sexpr import parse
+    >>> from wirefuse.theorems.stream import decompose
+    >>> r = residency(decompose(parse("(div (sum@j (mul s[i,j] v[j,e])) (sum@j s[i,j]))"), "j"))
+    >>> r["HBM"], r["SMEM"]
+    (['s[i,j]', 'v[j,e]', 'out[i,e]'], ['s[i,j∈chunk]', 'v[j∈chunk,e]'])
+    >>> r["REG"]
+    ['chunk tile over (i j∈chunk e)', 'state o[i,e]', 'state z[i]']
+    """
+    ax = sf.axis
+    inputs: list[Input] = []
+    for c in sf.components:
+        for t in c.body.walk():
+            if isinstance(t, Input) and t not in inputs:
+                inputs.append(t)
+
+    def shape(t, chunk):
+        return f"{t.name}[{','.join(a + '∈chunk' if chunk and a == ax else a for a in t.axes)}]"
+
+    hbm = [shape(t, False) for t in inputs] + [f"out[{','.join(sf.tail.axes)}]"]
+    smem = [shape(t, True) for t in inputs if ax in t.axes]
+    reg = [shape(t, False) + " tile" for t in inputs if ax not in t.axes]
+    tile_axes: list[str] = []
+    for c in sf.components:
+        for t in c.body.walk():
+            if not isinstance(t, (Input, Const, Size)):
+                tile_axes += [a for a in t.axes if a not in tile_axes]
+    if tile_axes:
+        reg.append("chunk tile over (" + " ".join(a + "∈chunk" if a == ax else a
+                                                   for a in tile_axes) + ")")
+    reg += [f"state {c.name}[{','.join(sf.state_ref(c).axes)}]" for c in sf.components]
+    return {"HBM": hbm, "SMEM": smem, "REG": reg}
+
+
+def _level_rows(sc: Scene, sf, y: float) -> float:
+    """One text row per memory level: what lives there."""
+    for lvl, items in residency(sf).items():
+        name = LEVEL_NAMES[lvl]
+        t = sc.add(Text(ld.MARGIN, y + 11, [Seg(f"{name:<10}", LEVELS[lvl], bold=True),
+                                            Seg("  ".join(items) or "–", "#333")],
+                        WIRE_FS, "start", "legend"))
+        sc.width = max(sc.width, ld.MARGIN + t.width + ld.MARGIN)
+        y += 16
+    return y + 4
 
 
 def stack(scenes: list[Scene], gap: float = 10.0) -> Scene:
