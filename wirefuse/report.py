@@ -504,8 +504,8 @@ def analyse_function(fn, axes, stream: str | None, name: str | None = None,
     a = Analysis(name, term, stream, bool(getattr(res, "streamable", False)),
                  str(getattr(res, "reason", "") or ""), getattr(res, "stream_form", None),
                  steps, source=src, certificate=cert)
-    if not a.streamable:
-        a.streamable = False if getattr(res, "refuted", True) else None
+    if not a.streamable:  # "not proven" unless the prover says it refuted the claim
+        a.streamable = False if getattr(res, "refuted", False) else None
     a.checker, a.checker_ok = check_certificate(cert) if cert is not None else (None, None)
     return a
 
