@@ -255,7 +255,7 @@ def steps_html(steps, start: Term | None) -> str:
 
 def load_bench(path: str) -> list[dict]:
     """Benchmark rows from a JSON file: a list of {variant, shape, TFLOP/s, ...} objects (or
-    {"rows": [...]})."""
+    {"rows": [...]} / {"results": [...]}); rows without TFLOP/s are shown without a bar."""
     try:
         with open(path) as f:
             data = json.load(f)
@@ -264,8 +264,9 @@ def load_bench(path: str) -> list[dict]:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not JSON ({e}); give a list of rows with variant, shape "
                         "and TFLOP/s") from None
-    if isinstance(data, dict) and isinstance(data.get("rows"), list):
-        data = data["rows"]
+    if isinstance(data, dict):  # {"rows": [...]} or bench/costmodel.py's {"results": [...]}
+        data = next((data[k] for k in ("rows", "results") if isinstance(data.get(k), list)),
+                    data)
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise UserError(f"{path}: expected a JSON list of objects with variant, shape and "
                         "TFLOP/s")
@@ -306,6 +307,8 @@ def bench_html(rows: list[dict], variant: str | None) -> str:
 def _cell(v) -> str:
     if isinstance(v, (list, tuple)):
         return "×".join(str(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_cell(x)}" for k, x in v.items())
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
