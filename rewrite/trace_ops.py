@@ -610,6 +610,9 @@ def _gather(ctx, input, dim, index, sparse_grad):
                              f"({a or 1}) for the tracer")
     if x.dims[p] is None:
         raise TraceError("gather along a size-1 dimension is not supported")
+    if idx.dims[p] not in (None, x.dims[p]):
+        raise TraceError(f"gather: the index runs over axis {idx.dims[p]} where the input has "
+                         f"{x.dims[p]}; only an index over the same axis or of size 1 is supported")
     t = Opaque("gather", x.dims[p], (x.term, idx.term), ())
     if idx.dims[p] is None:
         # one index per row: the gathered value is the same at every position of the axis,

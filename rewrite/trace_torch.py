@@ -51,17 +51,15 @@ from .trace_ops import (HANDLERS, SUPPORTED_SUMMARY, UNSUPPORTED_HINTS, DTypeOf,
 from .trace_values import TV, Context, Multi, Unusable
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
-_OUR_DIRS = (os.path.dirname(os.path.abspath(__file__)),
-             os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_SKIP_FILES = ("/fx/", "/torch/", "<frozen", "/_pytest/", "/pluggy/", "/hypothesis/")
+_TRACER_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _is_user_file(filename: str) -> bool:
-    f = os.path.abspath(filename) if not filename.startswith("<") else filename
-    if f.startswith(_TORCH_DIR) or "<frozen" in f:
+    """Frames of the user's code: neither torch's nor the tracer's own."""
+    if filename.startswith("<frozen"):
         return False
-    return not any(f.startswith(d + os.sep) and "examples" not in f and "tests" not in f
-                   for d in _OUR_DIRS[:1])
+    f = os.path.abspath(filename) if not filename.startswith("<") else filename
+    return not (f.startswith(_TORCH_DIR + os.sep) or f.startswith(_TRACER_DIR + os.sep))
 
 
 class _Tracer(fx.Tracer):
