@@ -40,7 +40,8 @@ import torch
 
 from ..rules import ALL_RULES
 from ..rules.base import apply_step, canon
-from ..rules.shift import ShiftInfo, _degree, shifted_body, tail_invariant
+from ..rules.shift import (ShiftInfo, _degree, guarded_exp_diff, shifted_body,
+                           tail_invariant)
 from ..rules.symbolic import is_zero, parse_safely
 from ..theorems.stream import NotNormal, StreamForm, decompose
 from .evaluate import evaluate_labelled
@@ -370,8 +371,11 @@ def _combine(sf, info, s1, s2, sizes):
             m1, m2 = refs[(info.max_name, "1")], refs[(info.max_name, "2")]
             big = Elem("max", (m1, m2))
             alpha = Const(float(info.degrees[c.name]))
-            t = Elem("add", (Elem("mul", (a, Elem("exp", (Elem("mul", (alpha, Elem("sub", (m1, big)))),)))),
-                             Elem("mul", (b, Elem("exp", (Elem("mul", (alpha, Elem("sub", (m2, big)))),))))))
+            # R = R1·e^(α(m1 − M)) + R2·e^(α(m2 − M)), each factor 0 where its m is −∞
+            t = Elem("add", (Elem("mul", (a, guarded_exp_diff(Elem("mul", (alpha, m1)),
+                                                               Elem("mul", (alpha, big))))),
+                             Elem("mul", (b, guarded_exp_diff(Elem("mul", (alpha, m2)),
+                                                               Elem("mul", (alpha, big)))))))
         else:
             op = {"sum": "add", "prod": "mul", "max": "max", "min": "min"}[c.monoid]
             t = Elem(op, (a, b))

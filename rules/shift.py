@@ -24,11 +24,12 @@ True
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import sympy
 
-from ..rewrite.term import Elem, Layout, State, Term
+from ..rewrite.term import Const, Elem, Layout, State, Term
 from ..theorems.stream import StreamForm
 from .symbolic import ToSympy, is_zero
 
@@ -129,12 +130,16 @@ def with_shift(sf: StreamForm) -> tuple[StreamForm, ShiftInfo | None]:
 def shifted_body(body: Term, info: ShiftInfo, axis: str) -> Term:
     """b(e^(u − m)): the body a shifted state component folds, m the running max.
 
+    Where u = −∞ (a masked score) the factor is 0 even when m = −∞ too (a chunk with every u
+    masked): e^(−∞ − m) := 0, which is what homogeneity gives (b(0·E) = 0 for α > 0), so such a
+    chunk's state is the identity (−∞, 0).  Kernels must implement the same guard.
+
     Only the occurrences of e^u that `_degree` saw as E are replaced: those reached through
     scalar functions alone (one inside another reduction, e.g. Σ_i e^u, is part of an opaque
     atom there and must stay as it is)."""
     u = info.u
     m = State(info.max_name, tuple(a for a in u.axes if a != axis))
-    old, new = Elem("exp", (u,)), Elem("exp", (Elem("sub", (u, m)),))
+    old, new = Elem("exp", (u,)), guarded_exp_diff(u, m)
 
     def go(t: Term) -> Term:
         if t is old:
@@ -143,3 +148,9 @@ def shifted_body(body: Term, info: ShiftInfo, axis: str) -> Term:
             return t.with_children(tuple(go(c) for c in t.children))
         return t
     return go(body)
+
+
+def guarded_exp_diff(a: Term, m: Term) -> Term:
+    """e^(a − m), defined as 0 where a = −∞ (so also when m = −∞): the running-max rescaling."""
+    return Elem("where", (Elem("eq", (a, Const(-math.inf))), Const(0.0),
+                          Elem("exp", (Elem("sub", (a, m)),))))
