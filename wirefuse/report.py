@@ -217,8 +217,30 @@ def _rule_info(name: str) -> tuple[str, str]:
     return "", ""
 
 
+def _local_rewrite(before: Term | None, name: str, pos, bindings):
+    """(redex, its rewrite) for one step: the subterm at `pos` and what the rule made of it
+    (found by running the rule there with the step's bindings), or None when it cannot be
+    reconstructed (unknown rule, position off the term)."""
+    if before is None or not isinstance(pos, (list, tuple)):
+        return None
+    try:
+        from .rules.base import REGISTRY, canon
+        _rule_info(name)  # imports every rules module, so the registry is full
+        rule = REGISTRY.get(name)
+        redex = before.at(tuple(pos))
+        if rule is None:
+            return None
+        for new, b in rule.rewrite(redex):
+            if b == (bindings or {}):
+                return redex, canon(new)
+    except Exception:  # display only: fall back to whole terms
+        return None
+    return None
+
+
 def steps_html(steps, start: Term | None) -> str:
-    """A table of proof steps: rule, equation, where, and the term before and after."""
+    """A table of proof steps: rule, equation, where, the rewritten subterm before and after,
+    and (folded) the whole term after the step."""
     if not steps:
         return "<p class='muted'>No rewrite steps: the term was already in stream normal form.</p>"
     rows = []
@@ -231,14 +253,21 @@ def steps_html(steps, start: Term | None) -> str:
         if not eq:
             eq, side2 = _rule_info(name)
             side = side or side2
-        pos = st.get("position", st.get("pos", st.get("path", "")))
-        pos = "root" if pos in ((), [], "") else "·".join(str(p) for p in pos) \
-            if isinstance(pos, (list, tuple)) else str(pos)
+        raw_pos = st.get("position", st.get("pos", st.get("path", "")))
+        pos = "root" if raw_pos in ((), [], "") else "·".join(str(p) for p in raw_pos) \
+            if isinstance(raw_pos, (list, tuple)) else str(raw_pos)
         after = _as_term(st.get("term", st.get("result", st.get("after"))))
-        b = math_html(before) if before is not None else "…"
-        a = math_html(after) if after is not None else html.escape(
-            str(st.get("term", st.get("result", ""))))
         bind = st.get("bindings")
+        local = _local_rewrite(before, name, raw_pos, bind)
+        if local is not None:
+            b, a = math_html(local[0]), math_html(local[1])
+        else:
+            b = math_html(before) if before is not None else "…"
+            a = math_html(after) if after is not None else html.escape(
+                str(st.get("term", st.get("result", ""))))
+        whole = (f"<details><summary class='muted'>whole term after step {n}</summary>"
+                 f"{math_html(after)}</details>") if local is not None and after is not None \
+            else ""
         bind_s = html.escape(json.dumps(bind, default=str)) if bind else ""
         rows.append(
             f"<tr><td>{n}</td><td><code>{html.escape(name)}</code>"
@@ -247,10 +276,12 @@ def steps_html(steps, start: Term | None) -> str:
                else "")
             + f"</td><td>{html.escape(pos)}" + (f"<div class='note'>{bind_s}</div>"
                                                 if bind_s else "")
-            + f"</td><td class='m'>{b}</td><td class='m'>{a}</td></tr>")
+            + f"</td><td class='m'>{b}</td><td class='m'>{a}{whole}</td></tr>")
         before = after if after is not None else before
-    return ("<table class='steps'><tr><th>#</th><th>rule and equation</th><th>where</th>"
-            "<th>before</th><th>after</th></tr>" + "".join(rows) + "</table>")
+    return ("<p class='muted'>Each step rewrites the subterm at <i>where</i> (child indices "
+            "from the root of the AC-canonical term); the checker replays every step.</p>"
+            "<table class='steps'><tr><th>#</th><th>rule and equation</th><th>where</th>"
+            "<th>subterm before</th><th>after</th></tr>" + "".join(rows) + "</table>")
 
 
 def load_bench(path: str) -> list[dict]:
@@ -330,7 +361,7 @@ h1{font-size:22px;margin:6px 0 4px}h2{font-size:16px;margin:26px 0 8px;border-bo
 pre{background:#f3f4f6;border:1px solid #e3e6ea;border-radius:4px;padding:10px;overflow:auto;
 font-size:13px}
 .diagram{overflow:auto;background:#fff;border:1px solid #e3e6ea;border-radius:4px;padding:4px}
-.diagram svg{display:block;max-width:100%;height:auto}
+.diagram svg{display:block}
 table{border-collapse:collapse;font-size:13.5px;margin:6px 0}
 td,th{border:1px solid #e3e6ea;padding:4px 8px;vertical-align:top;text-align:left}
 th{background:#f3f4f6}
