@@ -41,9 +41,9 @@ import torch
 from ..rules import ALL_RULES
 from ..rules.base import apply_step, canon
 from ..rules.shift import (ShiftInfo, _degree, guarded_exp_diff, shifted_body,
-                           tail_invariant)
+                           tail_invariant, taken_names)
 from ..rules.symbolic import is_zero, parse_safely
-from ..theorems.stream import NotNormal, StreamForm, decompose
+from ..theorems.stream import NotNormal, StreamForm, decompose, substitute
 from .evaluate import evaluate_labelled
 from .ops import MONOIDS
 from .serialize import term_from_json
@@ -214,7 +214,7 @@ def _check_shift(cert: dict, sf: StreamForm) -> ShiftInfo | None:
         return None
     u = canon(_parse(s["u"], "shift"))
     mname = s["max_state"]
-    if not isinstance(mname, str) or mname in {c.name for c in sf.components}:
+    if not isinstance(mname, str) or mname in {c.name for c in sf.components} | taken_names(sf):
         raise Reject("shift", f"the running max needs a fresh state name, not {mname!r}")
     if axis_leaks(u, sf.axis):
         raise Reject("shift", f"u = {u} is not n-local along {sf.axis}")
@@ -332,10 +332,12 @@ def _check_numerics(term: Term, sf: StreamForm, info: ShiftInfo | None, trials: 
             csizes = dict(sizes, **{axis: hi - lo})
             part = _chunk_state(sf, info, chunk, csizes)
             state = part if state is None else _combine(sf, info, state, part, sizes)
+        # states get names apart from the inputs' (an input may be called o or m)
+        ren = {x: State(f"state__{x.name}", x.axes) for x in sf.tail.walk() if isinstance(x, State)}
         tail_env = dict(env)
-        tail_env.update({k: v.t for k, v in state.items()})
-        osizes = dict(sizes)
-        got = evaluate_labelled(sf.tail, tail_env, {a: n for a, n in osizes.items() if a != axis})
+        tail_env.update({f"state__{k}": v.t for k, v in state.items()})
+        tail = substitute(sf.tail, ren)
+        got = evaluate_labelled(tail, tail_env, {a: n for a, n in sizes.items() if a != axis})
         w, g = want.t, got.aligned(want.axes) if got.axes != want.axes else got.t
         g = g.expand_as(w) if g.shape != w.shape else g
         fin = torch.isfinite(w)

@@ -30,9 +30,10 @@ def linear_split(t: Reduce) -> tuple[StreamForm, list[str]]:
 
 def compose_tail(sf: StreamForm, g: Term, hole: State) -> tuple[StreamForm, list[str]]:
     """Theorem 1: g ∘ (stream with tail t) = stream with tail g ∘ t (g mentions `hole` for t)."""
-    bad = nonlocal_reason(g, sf.axis) if hole in set(g.walk()) else "g does not use its hole"
+    probe = substitute(g, {hole: Input("hole__", hole.axes)})  # g itself, its hole aside
+    bad = nonlocal_reason(probe, sf.axis) if hole in set(g.walk()) else "g does not use its hole"
     return StreamForm(sf.axis, sf.components, substitute(g, {hole: sf.tail}), sf.shift), \
-        [f"g free of {sf.axis}: {bad is None and sf.axis not in g.axes}"]
+        [f"g free of {sf.axis}: {bad is None and sf.axis not in probe.axes}"]
 
 
 def broadcast(sf: StreamForm, axis: str, of: Callable[[Term], Term]) -> tuple[StreamForm, list[str]]:

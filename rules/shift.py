@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import sympy
 
-from ..rewrite.term import Const, Elem, Layout, State, Term
+from ..rewrite.term import Const, Elem, Input, Layout, State, Term
 from ..theorems.stream import StreamForm
 from .symbolic import ToSympy, is_zero
 
@@ -105,7 +105,8 @@ def find_shift(sf: StreamForm) -> ShiftInfo | None:
         for u in _exp_args(c.body):
             if u not in candidates:
                 candidates.append(u)
-    names = {c.name for c in sf.components}
+    # the running max is a state next to the inputs: its name must clash with neither
+    names = {c.name for c in sf.components} | taken_names(sf)
     max_name = "m" if "m" not in names else next(f"m{k}" for k in range(2, 99)
                                                   if f"m{k}" not in names)
     for u in candidates:
@@ -154,3 +155,11 @@ def guarded_exp_diff(a: Term, m: Term) -> Term:
     """e^(a − m), defined as 0 where a = −∞ (so also when m = −∞): the running-max rescaling."""
     return Elem("where", (Elem("eq", (a, Const(-math.inf))), Const(0.0),
                           Elem("exp", (Elem("sub", (a, m)),))))
+
+
+def taken_names(sf: StreamForm) -> set[str]:
+    """Names of the inputs and states a stream form mentions (bodies and tail)."""
+    out = set()
+    for t in [sf.tail] + [c.body for c in sf.components]:
+        out |= {x.name for x in t.walk() if isinstance(x, (Input, State))}
+    return out
