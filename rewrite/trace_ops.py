@@ -698,6 +698,97 @@ def _full_like(ctx, x, fill_value, dtype=None, **kw):
     return _const_like(ctx, tensor(x, "full_like"), fill_value, "full_like", dtype)
 
 
+def _axis_const(ctx: Context, name: str, value: Term) -> Term:
+    """`value` broadcast along axis `name`; a second copy of an axis (i_1) is the axis
+    broadcast and then renamed, so that the evaluator knows its size."""
+    origin = ctx.origin.get(name, name)
+    t = Broadcast(origin, value)
+    return t if origin == name else Rename(origin, name, t)
+
+
+def _filled(ctx, sizes, value, dtype, op) -> TV:
+    """torch.ones/zeros/full over sizes read from shapes: one named axis per size."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = sizes[0]
+    kind = _kind_of_dtype(dtype) or ("bool" if isinstance(value, bool) else "float")
+    c = Const(bool(value), "bool") if kind == "bool" else Const(float(value))
+    dims, parts = [], []
+    for sz in sizes:
+        if isinstance(sz, int) and not isinstance(sz, bool) and sz == 1:
+            dims.append(None)
+            continue
+        axis = _size_axis(ctx, sz)
+        if axis is None:
+            raise TraceError(f"{op}: sizes must be sizes of axes (like q.shape[-2]) or 1, got "
+                             f"{sz!r}; a fixed size would not follow the axes")
+        if axis in dims:
+            axis = ctx.fresh(axis, set(dims))
+        dims.append(axis)
+        parts.append(_axis_const(ctx, axis, Const(True, "bool") if kind == "bool"
+                                 else Const(1.0)))
+    if not parts:
+        return TV(c, tuple(dims), kind)
+    t = parts[0] if len(parts) == 1 else Elem("and" if kind == "bool" else "mul", tuple(parts))
+    if kind == "bool" and not value:
+        t = Elem("not", (t,))
+    elif kind != "bool" and float(value) != 1.0:
+        t = Elem("mul", (t, c))
+    return TV(t, tuple(dims), kind if kind != "int" else "int")
+
+
+def _factory(value_of):
+    def h(ctx, *sizes, **kw):
+        for k in ("device", "layout", "requires_grad", "pin_memory", "memory_format"):
+            kw.pop(k, None)
+        dtype = kw.pop("dtype", None)
+        if "size" in kw:
+            sizes = (kw.pop("size"),)
+        value, sizes = value_of(sizes, kw)
+        if kw:
+            raise TraceError(f"unsupported arguments {', '.join(kw)}")
+        return _filled(ctx, sizes, value, dtype, "tensor factory")
+    return lambda ctx, args, kw: h(ctx, *args, **kw)
+
+
+HANDLERS["ones"] = _factory(lambda s, kw: (1, s))
+HANDLERS["zeros"] = _factory(lambda s, kw: (0, s))
+HANDLERS["full"] = _factory(lambda s, kw: (kw.pop("fill_value", s[1] if len(s) > 1 else None),
+                                           s[:1]))
+
+
+def _position(ctx: Context, x: TV, p: int) -> Term:
+    """The index 0, 1, ... along dimension p, as a term: cumsum of ones, minus one."""
+    if x.dims[p] is None:
+        return Const(0.0)
+    name = x.dims[p]
+    origin = ctx.origin.get(name, name)
+    t = Opaque("cumsum", origin, (Broadcast(origin, Const(1.0)),), ())
+    if origin != name:
+        t = Rename(origin, name, t)
+    return Elem("sub", (t, Const(1.0)))
+
+
+def _triangle(lower: bool):
+    def h(ctx, input, diagonal=0):
+        x = tensor(input, "tril" if lower else "triu")
+        if x.ndim < 2:
+            raise AxisSpecError("tril/triu need two dimensions")
+        if not isinstance(diagonal, int):
+            raise TraceError("tril/triu: diagonal must be a Python int")
+        r, c = _position(ctx, x, x.ndim - 2), _position(ctx, x, x.ndim - 1)
+        offset = Elem("sub", (c, r))  # column − row
+        keep = Elem("le" if lower else "ge", (offset, Const(float(diagonal))))
+        zero = Const(False, "bool") if x.kind == "bool" else Const(0.0)
+        t = Elem("and", (keep, x.term)) if x.kind == "bool" else Elem("where", (keep, x.term,
+                                                                               zero))
+        return TV(t, x.dims, x.kind)
+    return lambda ctx, args, kw: h(ctx, *args, **kw)
+
+
+HANDLERS["tril"] = _triangle(True)
+HANDLERS["triu"] = _triangle(False)
+
+
 # --- layout: positions change, names do not -------------------------------------------------
 
 @handler("transpose", "swapaxes", "swapdims", spec="input, dim0, dim1")

@@ -339,6 +339,8 @@ def _fx_graph(fn, params: list[str], constants: dict) -> fx.Graph:
             raise TraceError(f"{where}Python control flow (if/while/for/bool()/len()) on a "
                              "traced tensor depends on the data and cannot be traced; use "
                              "torch.where or masks instead") from None
+        if "positional argument" in msg:  # torch.ones(n, m) with traced sizes
+            msg += "; with sizes read from shapes, pass them as one tuple: torch.ones((n, m))"
         raise TraceError(f"{where}the tracer cannot run this code on symbolic tensors "
                          f"({type(e).__name__}: {msg}); use torch operations on tensors "
                          "(for example x.shape[-1] ** 0.5 rather than math.sqrt)") from None

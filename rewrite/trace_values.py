@@ -141,21 +141,50 @@ def align_dims(ctx: Context, dims_list: list[tuple], avoid=()) -> tuple[tuple, l
 
     Returns the result's dims and, per operand, the renames [(old, new)] it needs."""
     n = max((len(d) for d in dims_list), default=0)
+    dims_list = [list(d) for d in dims_list]
+    renames: list[list] = [[] for _ in dims_list]
 
     def at(dims, p: int):
         k = p - (n - len(dims))
         return dims[k] if k >= 0 else None
 
-    out = []
-    for p in range(n):
-        names = {at(d, p) for d in dims_list} - {None}
-        if len(names) > 1:
-            a, b = sorted(names)[:2]
-            raise AxisSpecError(f"dimension {p - n} lines up axis {a} of one operand with axis "
-                                f"{b} of another; if they are the same dimension, give them one "
-                                "name in the axis spec")
-        out.append(names.pop() if names else None)
-    renames: list[list] = [[] for _ in dims_list]
+    def origin(a):
+        return ctx.origin.get(a, a)
+
+    # Copies of one axis (i and i_1, as in g + g.mT with g = x @ x.mT) have the same size, so
+    # torch pairs them positionally: relabel the operand that disagrees (a swap if it has both).
+    for _ in range(4 * n + 4):
+        clash = False
+        for p in range(n):
+            names = {at(d, p) for d in dims_list} - {None}
+            if len(names) <= 1:
+                continue
+            if len({origin(a) for a in names}) > 1:
+                a, b = sorted(names)[:2]
+                raise AxisSpecError(f"dimension {p - n} lines up axis {a} of one operand with "
+                                    f"axis {b} of another; if they are the same dimension, give "
+                                    "them one name in the axis spec")
+            clash = True
+            target = min(names, key=lambda a: (a != origin(a), a))
+            for i, d in enumerate(dims_list):
+                cur = at(d, p)
+                if cur is None or cur == target:
+                    continue
+                if target in d:  # swap cur and target within this operand
+                    tmp = ctx.fresh(cur, set(avoid) | {x for dd in dims_list for x in dd})
+                    renames[i] += [(target, tmp), (cur, target), (tmp, cur)]
+                    dims_list[i] = [tmp if x == target else x for x in d]
+                    dims_list[i] = [target if x == cur else x for x in dims_list[i]]
+                    dims_list[i] = [cur if x == tmp else x for x in dims_list[i]]
+                else:
+                    renames[i].append((cur, target))
+                    dims_list[i] = [target if x == cur else x for x in d]
+            break
+        if not clash:
+            break
+    else:
+        raise AxisSpecError("cannot line up the copies of one axis across the operands")
+    out = [next((at(d, p) for d in dims_list if at(d, p) is not None), None) for p in range(n)]
     seen: set[str] = set()
     for p, name in enumerate(out):
         if name is None:

@@ -212,6 +212,33 @@ def gathers(x):
             + torch.arange(0, x.size(0)).float()[:, None])
 
 
+# --- masks and constants built from sizes ---------------------------------------------------
+@case("q: b i d, k: b j d, v: b j e")
+def causal_built(q, k, v):
+    s = q @ k.mT / q.shape[-1] ** 0.5
+    n, m = s.shape[-2], s.shape[-1]
+    keep = torch.ones((n, m), dtype=torch.bool).tril()
+    keep2 = torch.arange(n)[:, None] >= torch.arange(m)[None, :]
+    return (torch.softmax(s.masked_fill(~keep, float("-inf")), dim=-1) @ v
+            + torch.softmax(s.masked_fill(~keep2, -1e9), dim=-1) @ v)
+
+
+@case("x: i j")
+def factories(x):
+    n = x.shape[-1]
+    return (x + torch.ones((x.shape[0], n)).triu(1) * 2 + torch.full((x.shape[0], 1), 3.0)
+            + torch.zeros((x.shape[0], n)) + torch.tril(x, -1) + x.triu()
+            + torch.ones((n, n), dtype=torch.bool).tril().float().sum(0)
+            + torch.ones_like(x) + torch.zeros_like(x) + torch.full_like(x, 0.5))
+
+
+@case("x: i d, y: i e")
+def symmetrised(x, y):
+    g = x @ x.mT
+    h = y @ y.mT
+    return g + g.mT + h.mT * g.mT + (x @ x.T).T
+
+
 def _inputs(fn, axes, sizes, data):
     out = {}
     for name, names in axes_for_function(fn, axes).items():
