@@ -1,0 +1,371 @@
+"""A small loop-nest IR for one stream form: what the Triton generator (lowering.triton_gen) emits.
+
+Given f = T[R1..Rk], Ri = ⊕i_j hi (theorems.stream.StreamForm), the kernel is
+
+    for each program (group index g ∈ G = batch/head axes, block of rows i):
+        load the row-side operands of every score contraction          (before the loop)
+        for each block of the stream axis j:
+            S_c = Σ_d A_c[i,d] · B_c[d,j]            → tl.dot, fp32 accumulation
+            field values over (i, j)                 → elementwise code (masks/biases loaded)
+            state updates                            → sum: add, max: maximum, min: minimum;
+                                                       Σ_j p·v[j,e] → tl.dot(p, V)
+        out[g, i, e] = T(states)                     → elementwise code, then one store
+
+The structures are recognised from the terms, not from variant names:
+
+* a *score contraction* is any `sum@d (mul ...)` inside a body whose factors split into a
+  row side (no j) and a column side (with j); the row axis i is the axis of the score that the
+  column side lacks, the group axes G are the others (besides j);
+* a component whose body carries a value axis e (an output axis outside G ∪ {i}) must be a
+  product field(i, j) · value(j, e): that is the second `tl.dot`; any other component is a
+  field over (i, j) reduced along j with its monoid (tl.sum / tl.max / tl.min);
+* with `shift` = u set (the prover's running-max rule), every sum component must have e^u as a
+  direct factor, k times for the same k in all of them: the kernel keeps M = max_j u and
+  replaces each such factor by e^(u − M), rescaling earlier state by α^k, α = e^(M_old − M_new).
+  Without `shift` nothing is rescaled.
+
+What does not fit raises a one-line UserError saying what is unsupported.
+
+>>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.theorems.stream import decompose
+>>> s = "(mul 0.088 (sum@d (mul q[b,h,i,d] k[b,h,j,d])))"
+>>> t = parse(f"(layout@b,h,i,e (div (sum@j (mul {s} v[b,h,j,e])) "
+...           f"(sqrt (add (sum@j (square {s})) 1e-6))))")
+>>> nest = build_loopnest(decompose(t, "j"))
+>>> nest.group, nest.row, nest.stream, nest.value, nest.out_axes
+(('b', 'h'), 'i', 'j', 'e', ('b', 'h', 'i', 'e'))
+>>> [(c.name, c.kind, c.monoid) for c in nest.components]
+[('o', 'dot', 'sum'), ('z', 'row', 'sum')]
+>>> str(nest.tail)
+'(div $o[b,h,i,e] (sqrt (add $z[b,h,i] 1e-06)))'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import UserError
+from ..rewrite.term import Const, Elem, Input, Layout, Reduce, Size, State, Term
+from ..theorems.stream import StreamForm
+
+MAX_CONTRACTION = 256  # the contraction axis is held whole in registers (one tl.dot per block)
+
+
+class Unsupported(UserError):
+    """The stream form is correct but the Triton generator does not support its shape."""
+
+
+@dataclass(frozen=True)
+class Contraction:
+    """S[g, i, j] = Σ_axis rowside[g, i, axis] · colside[g, axis, j] (each a product of factors)."""
+    term: Reduce
+    axis: str
+    rowside: tuple[Term, ...]
+    colside: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class ComponentIR:
+    """One state component as the kernel computes it.
+
+    kind 'dot': state[i, e] ⊕= Σ_j field[i, j] · value[j, e]  (sum only, via tl.dot)
+    kind 'row': state[i]    ⊕= ⊕_j field[i, j]                 (tl.sum / tl.max / tl.min)
+    `shift_power` k: the field has k direct factors e^u, rescaled to e^(u − M) (0: none)."""
+    name: str
+    monoid: str
+    kind: str
+    field: Term
+    value: Term | None
+    shift_power: int = 0
+
+
+@dataclass
+class LoopNest:
+    stream: str
+    row: str
+    group: tuple[str, ...]
+    value: str | None
+    out_axes: tuple[str, ...]
+    contractions: list[Contraction]
+    components: list[ComponentIR]
+    tail: Term                       # over State leaves (only of `components`) and row-side inputs
+    shift: Term | None
+    inputs: dict[str, Input] = field(default_factory=dict)  # every Input the kernel reads
+    causal: str | None = None        # name of the boolean (row, stream) mask taken as j ≤ i
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """Every axis whose size the kernel needs."""
+        out = list(self.group) + [self.row, self.stream]
+        out += [c.axis for c in self.contractions if c.axis not in out]
+        if self.value:
+            out.append(self.value)
+        return tuple(out)
+
+
+def _factors(t: Term) -> list[Term]:
+    """The factors of a (nested) product."""
+    if isinstance(t, Elem) and t.op == "mul":
+        return [f for a in t.args for f in _factors(a)]
+    return [t]
+
+
+def _product(fs: list[Term]) -> Term:
+    return fs[0] if len(fs) == 1 else Elem("mul", tuple(fs))
+
+
+def _find_contractions(bodies, stream: str) -> list[Contraction]:
+    out: list[Contraction] = []
+    for body in bodies:
+        for t in body.walk():
+            if not isinstance(t, Reduce):
+                continue
+            if t.monoid != "sum":
+                raise Unsupported(f"a {t.monoid}-reduction over {t.axis} inside a stream body "
+                                  "(only sum contractions become tl.dot)")
+            fs = _factors(t.body)
+            col = tuple(f for f in fs if stream in f.axes)
+            row = tuple(f for f in fs if stream not in f.axes)
+            if not col or not any(a != t.axis for f in row for a in f.axes):
+                raise Unsupported(f"the reduction over {t.axis} is not a contraction of a row "
+                                  f"side with a {stream}-side: {t}")
+            for f in fs:
+                for s in f.walk():
+                    if isinstance(s, Reduce):
+                        raise Unsupported(f"a reduction nested in a contraction: {t}")
+            if t not in [c.term for c in out]:
+                out.append(Contraction(t, t.axis, row, col))
+    if not out:
+        raise Unsupported(f"no score contraction (sum over d of row-side · {stream}-side) in "
+                          "the stream bodies: the generator needs one to form a tile")
+    return out
+
+
+def _strip_layout(t: Term) -> tuple[Term, tuple[str, ...]]:
+    if isinstance(t, Layout):
+        return t.body, t.order
+    return t, t.axes
+
+
+def _exp_u_count(body: Term, u: Term) -> int:
+    """How many direct factors of `body` are e^u (and e^u must not occur elsewhere in it)."""
+    target = Elem("exp", (u,))
+    fs = _factors(body)
+    k = sum(1 for f in fs if f is target)
+    inner = sum(1 for f in fs if f is not target for s in f.walk() if s is target)
+    return -1 if inner else k
+
+
+def build_loopnest(sf: StreamForm, causal: str | None = None) -> LoopNest:
+    """The loop nest of `sf`; raises Unsupported (a UserError) for shapes the generator lacks."""
+    j = sf.axis
+    body_tail, out_axes = _strip_layout(sf.tail)
+    comps = {c.name: c for c in sf.components}
+    used = [c for c in sf.components if any(isinstance(t, State) and t.name == c.name
+                                            for t in body_tail.walk())]
+    if not used:
+        raise Unsupported("the tail uses no stream state")
+    contractions = _find_contractions([c.body for c in used] +
+                                      ([sf.shift] if sf.shift is not None else []), j)
+    first = contractions[0]
+    score_axes = set(first.term.axes) - {j}
+    col_axes = {a for f in first.colside for a in f.axes}
+    rows = sorted(score_axes - col_axes)
+    if len(rows) != 1:
+        raise Unsupported(f"the score {first.term} has row axes {rows or 'none'}; the generator "
+                          "needs exactly one query axis that the key side lacks")
+    row = rows[0]
+    group = tuple(a for a in out_axes if a in score_axes and a != row)
+    if set(group) != score_axes - {row}:
+        raise Unsupported(f"the score's axes {sorted(score_axes)} are not all output axes")
+    for c in contractions[1:]:
+        if set(c.term.axes) - {j} != score_axes:
+            raise Unsupported(f"two score contractions over different axes: {c.term}")
+    extra = [a for a in out_axes if a not in group and a != row]
+    if len(extra) > 1:
+        raise Unsupported(f"the output has axes {extra} besides the group and query axes; "
+                          "at most one value axis is supported")
+    value = extra[0] if extra else None
+    if row not in out_axes:
+        raise Unsupported(f"the query axis {row} is not an output axis")
+    allowed_field = set(group) | {row, j}
+
+    def check_field(t: Term, what: str):
+        bad = set(t.axes) - allowed_field
+        if bad:
+            raise Unsupported(f"{what} has axes {sorted(bad)} outside {sorted(allowed_field)}")
+
+    if sf.shift is not None:
+        check_field(sf.shift, "the shift u")
+    out_comps: list[ComponentIR] = []
+    for c in used:
+        if value is not None and value in c.body.axes:
+            fs = _factors(c.body)
+            vals = [f for f in fs if value in f.axes]
+            flds = [f for f in fs if value not in f.axes]
+            if c.monoid != "sum":
+                raise Unsupported(f"component {c.name} is a {c.monoid} over {value}; only sums "
+                                  "of field·value become tl.dot")
+            for f in vals:
+                if row in f.axes or set(f.axes) - set(group) - {j, value}:
+                    raise Unsupported(f"value factor {f} of {c.name} must be over "
+                                      f"({', '.join(group + (j, value))}) only")
+            fld = _product(flds) if flds else Const(1.0)
+            check_field(fld, f"the weight of component {c.name}")
+            out_comps.append(ComponentIR(c.name, c.monoid, "dot", fld, _product(vals)))
+        else:
+            check_field(c.body, f"component {c.name}")
+            out_comps.append(ComponentIR(c.name, c.monoid, "row", c.body, None))
+    if sf.shift is not None:
+        powers = set()
+        for i, c in enumerate(out_comps):
+            if c.monoid != "sum":
+                continue
+            k = _exp_u_count(c.field, sf.shift)
+            if k <= 0:
+                raise Unsupported(f"shift set but component {c.name}'s body is not e^u·w with "
+                                  "e^u a direct factor; refusing to rescale")
+            powers.add(k)
+            out_comps[i] = ComponentIR(c.name, c.monoid, c.kind, c.field, c.value, k)
+        if len(powers) > 1:
+            raise Unsupported("sum components have different powers of e^u; a common rescaling "
+                              "of them is not what the shift rule proved")
+    tail_axes = set(group) | {row} | ({value} if value else set())
+    inputs: dict[str, Input] = {}
+    for t in [sf.tail] + [c.body for c in used] + ([sf.shift] if sf.shift is not None else []):
+        for s in t.walk():
+            if isinstance(s, Input):
+                if s.name in inputs and inputs[s.name] is not s:
+                    raise Unsupported(f"input {s.name} is used with two axis lists")
+                inputs[s.name] = s
+    for s in body_tail.walk():
+        if isinstance(s, Input) and set(s.axes) - tail_axes:
+            raise Unsupported(f"tail input {s.name} has axes outside the output's")
+        if isinstance(s, (Reduce,)):
+            raise Unsupported(f"a reduction in the tail: {s}")
+        if not isinstance(s, (Elem, Const, Size, State, Input)):
+            raise Unsupported(f"{type(s).__name__} in the tail: {s}")
+    for c in contractions:
+        if c.axis in allowed_field:
+            raise Unsupported(f"the contraction axis {c.axis} is also a score axis")
+    if causal is not None:
+        m = inputs.get(causal)
+        if m is None or m.dtype != "bool" or set(m.axes) - set(group) != {row, j}:
+            raise Unsupported(f"causal={causal!r} must name a boolean input over ({row}, {j}); "
+                              f"the term reads {sorted(inputs)}")
+    nest = LoopNest(j, row, group, value, tuple(out_axes), contractions, out_comps,
+                    body_tail, sf.shift, inputs, causal)
+    for name in inputs:
+        if name.startswith("_"):
+            raise Unsupported(f"input name {name} starts with '_' (reserved in generated code)")
+    del comps
+    return nest
+
+
+# --- tail numerics -------------------------------------------------------------------------------
+def simplify_tail(tail: Term) -> Term:
+    """The tail with sympy's automatic algebra applied (exact identities only, no `simplify`).
+
+    The running-max form proves T(c·o, c·z, m) = T(o, z, m); the prover's tail is often written as
+    e^(−m) · (e^(−m) · z)^(−1) · o, which overflows for |m| ≳ 88 in fp32 although it equals o / z.
+    Sympy's construction cancels such factors; a tail it cannot translate back is kept as is.
+
+    >>> from wirefuse.rewrite.sexpr import parse
+    >>> str(simplify_tail(parse("(mul (exp (neg $m[i])) (pow (mul (exp (neg $m[i])) $z[i]) -1.0) $o[i,e])")))
+    '(div $o[i,e] $z[i])'
+    """
+    import sympy
+    from ..rewrite.ops import SCALAR_OPS
+    leaves: dict[str, Term] = {}
+
+    def to_sym(t: Term):
+        if isinstance(t, (State, Input, Size)):
+            key = f"L{len(leaves)}"
+            for k, v in leaves.items():
+                if v is t:
+                    key = k
+            leaves[key] = t
+            return sympy.Symbol(key)
+        if isinstance(t, Const):
+            v = float(t.value)
+            if v == int(v) if abs(v) < 1e15 else False:
+                return sympy.Integer(int(v))
+            return sympy.Float(v)
+        if isinstance(t, Elem) and t.op in SCALAR_OPS and SCALAR_OPS[t.op].result == "float" \
+                and t.op not in ("where", "float"):
+            return SCALAR_OPS[t.op].sympy_fn(*[to_sym(a) for a in t.args])
+        raise _NoSympy(t)
+
+    def back(e) -> Term:
+        if isinstance(e, sympy.Symbol):
+            return leaves[e.name]
+        if e.is_Number:
+            return Const(float(e))
+        if isinstance(e, sympy.Add):
+            return Elem("add", tuple(back(a) for a in e.args))
+        if isinstance(e, sympy.Mul):
+            num, den = [], []
+            for a in e.args:
+                if isinstance(a, sympy.Pow) and a.exp.is_Number and a.exp < 0:
+                    den.append(back(a.base ** -a.exp))
+                else:
+                    num.append(back(a))
+            n = _product(num) if num else Const(1.0)
+            return Elem("div", (n, _product(den))) if den else n
+        if isinstance(e, sympy.Pow) and e.exp.is_Number:
+            x, b = float(e.exp), back(e.base)
+            if x < 0:
+                return Elem("div", (Const(1.0), back(e.base ** -e.exp)))
+            if x == 0.5:
+                return Elem("sqrt", (b,))
+            if x == 2:
+                return Elem("square", (b,))
+            return Elem("pow", (b, Const(x)))
+        names = {sympy.exp: "exp", sympy.log: "log", sympy.Abs: "abs", sympy.tanh: "tanh",
+                 sympy.Max: "max", sympy.Min: "min"}
+        if e.func in names and (len(e.args) == 1 or e.func in (sympy.Max, sympy.Min)):
+            args = [back(a) for a in e.args]
+            out = args[0]
+            for a in args[1:]:
+                out = Elem(names[e.func], (out, a))
+            return out if len(args) > 1 else Elem(names[e.func], (args[0],))
+        raise _NoSympy(e)
+
+    body, order = _strip_layout(tail)
+    try:
+        out = back(to_sym(body))
+    except (_NoSympy, TypeError, ValueError):
+        return tail
+    if set(out.axes) != set(body.axes):  # something cancelled an axis away: keep the original
+        return tail
+    return Layout(order, out) if isinstance(tail, Layout) else out
+
+
+class _NoSympy(Exception):
+    pass
+
+
+def check_causal_skip(nest: LoopNest) -> None:
+    """Skipping key blocks where the causal mask is all false is sound only if every component's
+    body is its monoid's identity there (and u = −∞ when shifted).  Checked in float64 on random
+    values with the mask all false; raises Unsupported otherwise."""
+    import torch
+    from ..rewrite.evaluate import evaluate
+    from ..rewrite.ops import MONOIDS
+    gen = torch.Generator().manual_seed(0)
+    sizes = {a: 3 for a in nest.axes}
+    args = {}
+    for name, inp in nest.inputs.items():
+        shape = [sizes[a] for a in inp.axes]
+        args[name] = (torch.zeros(shape, dtype=torch.bool) if name == nest.causal else
+                      torch.rand(shape, generator=gen, dtype=torch.float64) * 4 - 2
+                      if inp.dtype != "bool" else torch.rand(shape, generator=gen) < 0.5)
+    checks = [(c.name, Elem("mul", (c.field, c.value)) if c.value is not None else c.field,
+               MONOIDS[c.monoid].identity) for c in nest.components]
+    if nest.shift is not None:
+        checks.append(("the shift u", nest.shift, float("-inf")))
+    for what, body, ident in checks:
+        need = {n: args[n] for n in {s.name for s in body.walk() if isinstance(s, Input)}}
+        val = evaluate(body, **need)
+        if not bool((val == ident).all()):
+            raise Unsupported(f"causal={nest.causal!r}: {what} is not the identity {ident} where "
+                              "the mask is false, so masked key blocks cannot be skipped")
