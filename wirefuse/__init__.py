@@ -13,3 +13,5 @@ __all__ = ["Term", "evaluate", "parse", "TraceError", "UserError", "AxisSpecErro
 __all__ += ["trace"]
 from .rewrite.check import check  # noqa: E402  (the independent certificate checker)
 __all__ += ["check"]
+from .kernels.export import export  # noqa: E402  (prove, generate, load a Triton custom op)
+__all__ += ["export"]
