@@ -22,7 +22,6 @@ import operator
 
 import sympy
 import torch
-import torch.nn.functional as F
 
 from ..errors import AxisSpecError, TraceError
 from .ops import SCALAR_OPS
@@ -1048,5 +1047,5 @@ UNSUPPORTED_HINTS = {
 SUPPORTED_SUMMARY = ("arithmetic and comparisons, @/matmul/einsum, transpose/permute/mT/unsqueeze/"
                      "expand, softmax/log_softmax/logsumexp, sum/mean/max/min/amax/amin/prod/var/"
                      "std/norm/normalize, exp/log/sqrt/rsqrt/pow/tanh/sigmoid/relu/abs/clamp/"
-                     "where/masked_fill, sort/median/quantile/cumsum/gather; see "
-                     "wirefuse.rewrite.trace_ops.HANDLERS")
+                     "where/masked_fill, ones/zeros/full/arange/tril/triu over axis sizes, "
+                     "sort/median/quantile/cumsum/gather; see wirefuse.rewrite.trace_ops.HANDLERS")

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from ..errors import AxisSpecError, TraceError, UserError
 from .term import Input, Layout, Term, TermError
 from .trace_ops import (HANDLERS, SUPPORTED_SUMMARY, UNSUPPORTED_HINTS, DTypeOf, _Retry,
-                        shape_of, tensor)
+                        shape_of)
 from .trace_values import TV, Context, Multi, Unusable
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -298,10 +298,11 @@ def _run_node(ctx, node, val, axes, constants):
         name = _CALLEES.get(id(f))
         if name is None:
             raise _unsupported(_qualname(f), getattr(f, "__name__", ""))
-        if all(isinstance(a, (bool, int, float)) for a in args) and not kwargs and \
-                getattr(f, "__module__", None) in ("_operator", "operator") or \
-                f in (operator.eq, operator.ne) and not any(isinstance(a, TV) for a in args):
-            return f(*args)
+        python_op = getattr(f, "__module__", None) in ("_operator", "operator")
+        if python_op and not kwargs and all(isinstance(a, (bool, int, float)) for a in args):
+            return f(*args)  # arithmetic on Python numbers read off shapes (x.ndim - 2)
+        if f in (operator.eq, operator.ne) and not any(isinstance(a, TV) for a in args):
+            return f(*args)  # the guard fx adds for a constant argument
         return HANDLERS[name](ctx, args, kwargs)
     raise TraceError(f"graph node {node.op} is not supported by the tracer")
 
