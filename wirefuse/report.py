@@ -42,8 +42,9 @@ _ATOM = 9
 class _Fmt:
     """Formats terms as HTML (`html=True`) or as plain text with `_{}`/`^{}` (for doctests)."""
 
-    def __init__(self, html_out: bool):
+    def __init__(self, html_out: bool, names: dict | None = None):
         self.h = html_out
+        self.names = names or {}  # shared subterms printed by name ("where A = ...")
 
     def esc(self, s):
         return html.escape(s) if self.h else s
@@ -61,8 +62,11 @@ class _Fmt:
     def idx(self, axes):
         return self.sub(",".join(self.ax(a) for a in axes)) if axes else ""
 
-    def fmt(self, t: Term) -> tuple[str, int]:
-        """(text, precedence); higher binds tighter."""
+    def fmt(self, t: Term, top: bool = False) -> tuple[str, int]:
+        """(text, precedence); higher binds tighter.  `top`: print t itself, not its name."""
+        if not top and t in self.names:
+            n = self.names[t]
+            return (f'<b class="let">{n}</b>' if self.h else n), _ATOM
         if isinstance(t, Input):
             return self.esc(t.name) + self.idx(t.axes), _ATOM
         if isinstance(t, State):
@@ -130,22 +134,84 @@ class _Fmt:
         return f"{op}({inner})", _ATOM
 
 
-def math_html(t: Term) -> str:
-    return _Fmt(True).fmt(t)[0]
+def math_html(t: Term, names: dict | None = None) -> str:
+    return _Fmt(True, names).fmt(t)[0]
 
 
-def math_text(t: Term) -> str:
+def math_text(t: Term, names: dict | None = None) -> str:
     """Plain-text math notation (subscripts as _{..}).
 
     >>> math_text(parse("(div (exp s[i,j]) (sum@j (exp s[i,j])))"))
     'exp(s_{i,j}) / (Σ_{j} exp(s_{i,j}))'
     """
-    return _Fmt(False).fmt(t)[0]
+    return _Fmt(False, names).fmt(t)[0]
+
+
+def shared_subterms(roots, min_size: int = 5) -> dict:
+    """Names (A, B, ...) for subterms written out more than once across `roots`.
+
+    Greedy, smallest first: a subterm gets a name when, with the already named ones printed by
+    name (and each defined once), it would still be written at least twice and would take at
+    least `min_size` nodes to write.
+
+    >>> t = parse("(div (exp (mul 2.0 (sum@d (mul q[i,d] k[j,d])))) "
+    ...           "(sum@j (exp (mul 2.0 (sum@d (mul q[i,d] k[j,d]))))))")
+    >>> names = shared_subterms([t])
+    >>> math_text(t, names), math_text(next(iter(names)), names)
+    ('exp(A) / (Σ_{j} exp(A))', 'A')
+    >>> math_text(next(iter(names)), {})
+    '2 · (Σ_{d} q_{i,d} · k_{j,d})'
+    """
+    names: dict = {}
+
+    def occurrences() -> dict:
+        """How often each subterm is written: roots in full, named ones by name plus their
+        definition once."""
+        count: dict = {}
+        stack = [(r, False) for r in roots] + [(t, True) for t in names]
+        while stack:
+            t, is_definition = stack.pop()
+            if not is_definition:
+                count[t] = count.get(t, 0) + 1
+                if t in names:
+                    continue
+            stack.extend((c, False) for c in t.children)
+        return count
+
+    def printed_size(t, memo) -> int:
+        """Nodes written for t when named subterms inside it are written as their names."""
+        if t not in memo:
+            memo[t] = 1 + sum(1 if c in names else printed_size(c, memo) for c in t.children)
+        return memo[t]
+
+    while len(names) < 26:
+        count, memo = occurrences(), {}
+        cands = [t for t, c in count.items() if c >= 2 and t.children and t not in names
+                 and printed_size(t, memo) >= min_size]
+        if not cands:
+            break
+        # the smallest first: once the score is named, what contains it often gets short
+        # enough to be written out, which reads better than a chain of names
+        best = min(cands, key=lambda t: printed_size(t, memo))
+        names[best] = chr(ord("A") + len(names))
+    return names
+
+
+def where_html(names: dict) -> str:
+    """The definitions of the named subterms, one per line."""
+    if not names:
+        return ""
+    f = _Fmt(True, names)
+    rows = "".join(f"<div>where <b class='let'>{n}</b> = {f.fmt(t, top=True)[0]}</div>"
+                   for t, n in sorted(names.items(), key=lambda kv: kv[1]))
+    return f"<div class='where m'>{rows}</div>"
 
 
 def stream_form_html(sf) -> str:
     """The state components (fold, identity, combine), the per-chunk update, and the tail."""
     ax = _Fmt(True).ax(sf.axis)
+    names = shared_subterms([c.body for c in sf.components] + [sf.tail]
+                            + ([sf.shift] if getattr(sf, "shift", None) is not None else []))
     rows = []
     for c in sf.components:
         st = sf.state_ref(c)
@@ -158,24 +224,24 @@ def stream_form_html(sf) -> str:
                 "max": f"{lhs} ← max({lhs}, max<sub>{ax}∈C</sub> (·))",
                 "min": f"{lhs} ← min({lhs}, min<sub>{ax}∈C</sub> (·))"}[c.monoid]
         rows.append(f"<tr><td class='lhs'>{lhs}</td><td>= {m.symbol}<sub>{ax}</sub> "
-                    f"{_paren(c.body)}</td><td class='note'>identity {ident}; per chunk C: {comb}"
+                    f"{_paren(c.body, names)}</td><td class='note'>identity {ident}; per chunk C: {comb}"
                     "</td></tr>")
-    tail = math_html(sf.tail)
+    tail = math_html(sf.tail, names)
     rows.append(f"<tr><td class='lhs'>out</td><td>= {tail}</td><td class='note'>the tail, once "
                 "after the last chunk</td></tr>")
     shift = ""
     if getattr(sf, "shift", None) is not None:
         shift = (f"<p>Running-max rescaling is sound here: every sum component is "
-                 f"e<sup>u</sup>·w with u = {math_html(sf.shift)}, and the tail is invariant "
+                 f"e<sup>u</sup>·w with u = {math_html(sf.shift, names)}, and the tail is invariant "
                  f"under a common rescaling; the kernel keeps m = max<sub>{ax}</sub> u.</p>")
     return (f"<p>Streamable along {ax}: one pass over chunks of {ax} with a state of "
             f"{len(sf.components)} component(s); the combine is associative with an identity, "
             f"so the chunks may also be split across programs and merged (split-KV).</p>"
-            f"<table class='sf'>{''.join(rows)}</table>{shift}")
+            f"<table class='sf'>{''.join(rows)}</table>{where_html(names)}{shift}")
 
 
-def _paren(t: Term) -> str:
-    s, p = _Fmt(True).fmt(t)
+def _paren(t: Term, names: dict | None = None) -> str:
+    s, p = _Fmt(True, names).fmt(t)
     return f"({s})" if p < 3 else s
 
 
@@ -240,34 +306,42 @@ def _local_rewrite(before: Term | None, name: str, pos, bindings):
 
 def steps_html(steps, start: Term | None) -> str:
     """A table of proof steps: rule, equation, where, the rewritten subterm before and after,
-    and (folded) the whole term after the step."""
+    and (folded) the whole term after the step.  Subterms written more than once across the
+    table get one name each (A, B, ...), defined above it."""
     if not steps:
         return "<p class='muted'>No rewrite steps: the term was already in stream normal form.</p>"
-    rows = []
+    parsed = []
     before = start
-    for n, st in enumerate(steps, 1):
+    for st in steps:
         if not isinstance(st, dict):
             st = {"rule": str(st)}
         name = str(st.get("rule") or st.get("name") or "?")
+        raw_pos = st.get("position", st.get("pos", st.get("path", "")))
+        after = _as_term(st.get("term", st.get("result", st.get("after"))))
+        local = _local_rewrite(before, name, raw_pos, st.get("bindings"))
+        parsed.append((st, name, raw_pos, before, after, local))
+        before = after if after is not None else before
+    shown = [x for p in parsed for x in (p[5] if p[5] is not None else (p[3], p[4]))
+             if x is not None]
+    names = shared_subterms(shown, min_size=8)  # only big ones: the steps stay legible
+    rows = []
+    for n, (st, name, raw_pos, before, after, local) in enumerate(parsed, 1):
         eq, side = st.get("equation") or "", st.get("side_condition") or ""
         if not eq:
             eq, side2 = _rule_info(name)
             side = side or side2
-        raw_pos = st.get("position", st.get("pos", st.get("path", "")))
         pos = "root" if raw_pos in ((), [], "") else "·".join(str(p) for p in raw_pos) \
             if isinstance(raw_pos, (list, tuple)) else str(raw_pos)
-        after = _as_term(st.get("term", st.get("result", st.get("after"))))
-        bind = st.get("bindings")
-        local = _local_rewrite(before, name, raw_pos, bind)
         if local is not None:
-            b, a = math_html(local[0]), math_html(local[1])
+            b, a = math_html(local[0], names), math_html(local[1], names)
         else:
-            b = math_html(before) if before is not None else "…"
-            a = math_html(after) if after is not None else html.escape(
+            b = math_html(before, names) if before is not None else "…"
+            a = math_html(after, names) if after is not None else html.escape(
                 str(st.get("term", st.get("result", ""))))
         whole = (f"<details><summary class='muted'>whole term after step {n}</summary>"
-                 f"{math_html(after)}</details>") if local is not None and after is not None \
-            else ""
+                 f"{math_html(after, names)}</details>") \
+            if local is not None and after is not None else ""
+        bind = st.get("bindings")
         bind_s = html.escape(json.dumps(bind, default=str)) if bind else ""
         rows.append(
             f"<tr><td>{n}</td><td><code>{html.escape(name)}</code>"
@@ -277,10 +351,10 @@ def steps_html(steps, start: Term | None) -> str:
             + f"</td><td>{html.escape(pos)}" + (f"<div class='note'>{bind_s}</div>"
                                                 if bind_s else "")
             + f"</td><td class='m'>{b}</td><td class='m'>{a}{whole}</td></tr>")
-        before = after if after is not None else before
     return ("<p class='muted'>Each step rewrites the subterm at <i>where</i> (child indices "
             "from the root of the AC-canonical term); the checker replays every step.</p>"
-            "<table class='steps'><tr><th>#</th><th>rule and equation</th><th>where</th>"
+            + where_html(names)
+            + "<table class='steps'><tr><th>#</th><th>rule and equation</th><th>where</th>"
             "<th>subterm before</th><th>after</th></tr>" + "".join(rows) + "</table>")
 
 
@@ -376,6 +450,7 @@ th{background:#f3f4f6}
 .bar em{position:absolute;left:6px;top:-1px;font-style:normal;font-size:12px}
 code{font-family:'DejaVu Sans Mono',Menlo,monospace;font-size:12.5px}
 #render-errors{color:#8a1020}
+.let{color:#0b5394}.where{color:#334;font-size:13.5px;margin:2px 0 6px}
 """
 
 # Written into the page so a headless browser can tell a clean render from a broken one.
@@ -408,7 +483,9 @@ def build_page(*, title: str, source: str | None, svg: str | None, verdict: str,
     if source:
         parts.append(f"<h2>Source</h2><pre>{html.escape(source)}</pre>")
     if term is not None:
-        parts.append(f"<h2>Traced term</h2><p class='m'>{math_html(term)}</p>"
+        names = shared_subterms([term])
+        parts.append(f"<h2>Traced term</h2><p class='m'>{math_html(term, names)}</p>"
+                     f"{where_html(names)}"
                      f"<details><summary class='muted'>s-expression</summary>"
                      f"<pre>{html.escape(to_sexpr(term))}</pre></details>")
     if svg:
