@@ -83,6 +83,8 @@ def _bind(op, params, args, kwargs):
 def tensor(x, op: str) -> TV:
     if isinstance(x, TV):
         return x
+    if type(x).__name__ == "TopKValues":
+        raise unsupported_topk(x)
     if isinstance(x, Unusable):
         raise TraceError(f"{op}: uses {x.what}, which the tracer does not support")
     raise TraceError(f"{op}: expected a tensor, got {type(x).__name__}")
@@ -378,14 +380,30 @@ def _mean(ctx, input, dim, keepdim, dtype):
     return r if n is None else TV(Elem("div", (r.term, n)), r.dims, "float")
 
 
+def _topk_reduce(monoid, args, kwargs, multi):
+    """vals.min(dim) is the k-th largest, vals.max(dim) the largest (for largest=True)."""
+    tk = args[0]
+    dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+    keepdim = kwargs.get("keepdim", args[2] if len(args) > 2 else False)
+    if dim is None or norm_dim(tk.x, dim) != tk.p:
+        raise unsupported_topk(tk)
+    last = (monoid == "min") == tk.largest  # the k-th entry is the extreme asked for
+    v = tk.entry(tk.k - 1 if last else 0, keepdim)
+    return Multi((v, Unusable(f"the indices of {monoid}(dim)"))) if multi else v
+
+
 @handler("amax", spec="input, dim=(), keepdim=False")
 def _amax(ctx, input, dim, keepdim):
+    if isinstance(input, TopKValues):
+        return _topk_reduce("max", (input, dim, keepdim), {}, multi=False)
     x = tensor(input, "amax")
     return _reduce("max", x, norm_dims(x, dim), keepdim)
 
 
 @handler("amin", spec="input, dim=(), keepdim=False")
 def _amin(ctx, input, dim, keepdim):
+    if isinstance(input, TopKValues):
+        return _topk_reduce("min", (input, dim, keepdim), {}, multi=False)
     x = tensor(input, "amin")
     return _reduce("min", x, norm_dims(x, dim), keepdim)
 
@@ -393,6 +411,8 @@ def _amin(ctx, input, dim, keepdim):
 def _maxmin(monoid, elemop):
     def h(ctx, args, kwargs):
         args = list(args)
+        if args and isinstance(args[0], TopKValues):
+            return _topk_reduce(monoid, args, kwargs, multi=True)
         x = tensor(args.pop(0) if args else kwargs.pop("input"), monoid)
         other = kwargs.pop("other", None)
         dim = kwargs.pop("dim", None)
@@ -620,10 +640,43 @@ def _gather(ctx, input, dim, index, sparse_grad):
     return TV(t, idx.dims, x.kind)
 
 
-@handler("topk")
-def _topk(ctx, *args, **kwargs):
-    raise TraceError("topk is not supported by the tracer (its values have a new axis of size "
-                     "k); write the threshold with torch.sort or torch.quantile")
+class TopKValues:
+    """The values of x.topk(k, dim): a new axis of size k, which named axes cannot hold.  Only
+    single entries are supported (vals[..., -1:] is the k-th largest, the usual threshold), as
+    a gather at a constant index into the sorted row (both opaque to the prover)."""
+
+    def __init__(self, x: TV, p: int, k: int, largest: bool):
+        self.x, self.p, self.k, self.largest = x, p, k, largest
+
+    def entry(self, m: int, keepdim: bool) -> TV:
+        if not -self.k <= m < self.k:
+            raise TraceError(f"topk: index {m} is out of range for k = {self.k}")
+        x, p = self.x, self.p
+        m %= self.k
+        dims = tuple(None if q == p else d for q, d in enumerate(x.dims)) if keepdim \
+            else tuple(d for q, d in enumerate(x.dims) if q != p)
+        if x.dims[p] is None:  # k must be 1 along a size-1 dimension
+            return TV(x.term, dims, x.kind)
+        a = x.dims[p]
+        srt = Opaque("sort", a, (Elem("neg", (x.term,)) if self.largest else x.term,), ())
+        srt = Elem("neg", (srt,)) if self.largest else srt
+        # one index per row: constant along the axis, so max over it picks the entry
+        t = Reduce("max", a, Opaque("gather", a, (srt, Const(float(m))), ()))
+        return TV(t, dims, x.kind)
+
+
+def unsupported_topk(_):
+    return TraceError("topk values are supported only one entry at a time (vals[..., -1:] as "
+                      "a threshold, or vals.min(dim)); their axis of size k has no name")
+
+
+@handler("topk", spec="input, k, dim=-1, largest=True, sorted=True")
+def _topk(ctx, input, k, dim, largest, sorted):
+    x = tensor(input, "topk")
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise TraceError("topk: k must be a Python int")
+    return Multi((TopKValues(x, norm_dim(x, dim), k, largest),
+                  Unusable("the indices of topk")))
 
 
 @handler("arange")
@@ -1048,4 +1101,5 @@ SUPPORTED_SUMMARY = ("arithmetic and comparisons, @/matmul/einsum, transpose/per
                      "expand, softmax/log_softmax/logsumexp, sum/mean/max/min/amax/amin/prod/var/"
                      "std/norm/normalize, exp/log/sqrt/rsqrt/pow/tanh/sigmoid/relu/abs/clamp/"
                      "where/masked_fill, ones/zeros/full/arange/tril/triu over axis sizes, "
-                     "sort/median/quantile/cumsum/gather; see wirefuse.rewrite.trace_ops.HANDLERS")
+                     "sort/median/quantile/cumsum/gather/topk (one entry); see "
+                     "wirefuse.rewrite.trace_ops.HANDLERS")

@@ -46,8 +46,8 @@ import torch.nn.functional as F
 
 from ..errors import AxisSpecError, TraceError, UserError
 from .term import Input, Layout, Term, TermError
-from .trace_ops import (HANDLERS, SUPPORTED_SUMMARY, UNSUPPORTED_HINTS, DTypeOf, _Retry,
-                        shape_of)
+from .trace_ops import (HANDLERS, SUPPORTED_SUMMARY, UNSUPPORTED_HINTS, DTypeOf, TopKValues,
+                        _Retry, shape_of, unsupported_topk)
 from .trace_values import TV, Context, Multi, Unusable
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -169,7 +169,28 @@ def _getitem(ctx, obj, idx):
             return obj[idx]
     if isinstance(obj, TV):
         return _index_tensor(obj, idx)
+    if isinstance(obj, TopKValues):
+        return _index_topk(obj, idx)
     raise TraceError(f"indexing {type(obj).__name__} with {idx!r} is not supported")
+
+
+def _index_topk(tk: TopKValues, idx) -> TV:
+    """vals[..., m] and vals[..., m:m+1] (the threshold idiom vals[..., -1:]) on topk's axis."""
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    n = tk.x.ndim
+    if idx and idx[0] is Ellipsis:
+        idx = (slice(None),) * (n - len(idx) + 1) + idx[1:]
+    idx = idx + (slice(None),) * (n - len(idx))
+    if len(idx) != n or any(i != slice(None) for q, i in enumerate(idx) if q != tk.p):
+        raise unsupported_topk(tk)
+    i = idx[tk.p]
+    if isinstance(i, int) and not isinstance(i, bool):
+        return tk.entry(i, keepdim=False)
+    if isinstance(i, slice):
+        picked = list(range(tk.k))[i]  # which entries the slice keeps, as Python would
+        if len(picked) == 1:
+            return tk.entry(picked[0], keepdim=True)
+    raise unsupported_topk(tk)
 
 
 def _drop_unit_ints(x: TV, idx: tuple):
@@ -319,6 +340,8 @@ def _result(ctx_out) -> Term:
         return Layout(order, ctx_out.term) if order else ctx_out.term
     if isinstance(ctx_out, (tuple, list)):
         raise TraceError(f"the function returns {len(ctx_out)} values; return one tensor")
+    if isinstance(ctx_out, TopKValues):
+        raise unsupported_topk(ctx_out)
     if isinstance(ctx_out, Unusable):
         raise TraceError(f"the function returns {ctx_out.what}, which the tracer does not "
                          "support")

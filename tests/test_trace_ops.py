@@ -212,6 +212,15 @@ def gathers(x):
             + torch.arange(0, x.size(0)).float()[:, None])
 
 
+@case("q: i d, k: j d, v: j e", wide="j")
+def topk_threshold(q, k, v):
+    s = q @ k.mT
+    vals, _ = s.topk(2, dim=-1)
+    t = s.topk(1, dim=0, largest=False).values
+    s = s.masked_fill(s < vals[..., -1:], float("-inf")) + t[0] + vals.min(-1, keepdim=True)[0]
+    return torch.softmax(s, -1) @ v + vals[:, 0:1] + vals.amax(-1, keepdim=True)
+
+
 # --- masks and constants built from sizes ---------------------------------------------------
 @case("q: b i d, k: b j d, v: b j e")
 def causal_built(q, k, v):
