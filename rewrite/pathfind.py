@@ -14,15 +14,16 @@ hopeless.
 
 >>> from wirefuse.rewrite.sexpr import parse
 >>> steps = find_path(parse("(sum@j (div (exp s[i,j]) (sum@j (exp s[i,j]))))"), "j")
->>> [s.rule for s in steps]
+>>> [s.rule for s in steps][:2]
 ['div_to_mul_pow', 'sum_factor_out']
->>> steps[-1].term
-(mul (pow (sum@j (exp s[i,j])) -1.0) (sum@j (exp s[i,j])))
+>>> steps[-1].term   # then polished: the same two-component normal form, written smaller
+(div (sum@j (exp s[i,j])) (sum@j (exp s[i,j])))
 """
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -113,7 +114,9 @@ def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int =
     def done(t):
         return in_normal_form(t, axis)
 
-    if done(start) and (goal is None or start is goal):
+    if done(start) and goal is None:
+        return polish([], axis, start=start, deadline=deadline)
+    if done(start) and start is goal:
         return []
     if violations(start, axis) >= HOPELESS:
         return None
@@ -131,7 +134,9 @@ def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int =
             seen.add(nt)
             npath = path + (Step(name, pos, b, nt),)
             if done(nt):
-                if goal is None or nt is goal:
+                if goal is None:
+                    return polish(list(npath), axis, deadline=deadline)
+                if nt is goal:
                     return list(npath)
                 if fallback is None:
                     fallback, fallback_at = list(npath), expansions
@@ -139,3 +144,37 @@ def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int =
         if fallback is not None and not require_target and expansions - fallback_at > 150:
             break
     return None if require_target else fallback
+
+
+def _weight(t: Term, axis: str) -> tuple[int, int]:
+    return (len(decompose(t, axis).components), t.size())
+
+
+def polish(path: list[Step], axis: str, start: Term | None = None, deadline: float | None = None,
+           max_steps: int = 40) -> list[Step]:
+    """Simplify a normal form while staying in normal form: fewer state components, then a
+    smaller term (e.g. e^(−m)·(e^(−m)·z)^(−1)·o becomes o/z and the max state goes).  Bounded;
+    returns `path` extended by the steps to the best normal form seen."""
+    end = path[-1].term if path else start
+    best, best_path = _weight(end, axis), path
+    heap = [(best, 0, end, tuple(path))]
+    seen = {end}
+    tick = itertools.count(1)
+    stop = min(deadline if deadline is not None else math.inf, time.monotonic() + 1.5)
+    stale = 0
+    for _ in range(max_steps):
+        if not heap or time.monotonic() > stop or stale > 12:
+            break
+        _, _, t, p = heapq.heappop(heap)
+        stale += 1
+        for name, pos, b, nt in successors(t):
+            if nt in seen or not in_normal_form(nt, axis):
+                continue
+            seen.add(nt)
+            w = _weight(nt, axis)
+            np_ = p + (Step(name, pos, b, nt),)
+            if w < best:
+                best, best_path, stale = w, list(np_), 0
+            if w[1] <= end.size() + 6:  # room to rewrite through slightly larger forms
+                heapq.heappush(heap, (w, next(tick), nt, np_))
+    return best_path
