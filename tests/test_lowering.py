@@ -1,0 +1,235 @@
+"""Generated Triton kernels under the interpreter (CPU) against float64 PyTorch references.
+
+Hand-written stream forms keep these fast; tests/test_lowering_examples.py runs the proven
+examples.  fp32 and fp16 only: the interpreter is wrong for bf16.
+"""
+import os
+
+os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported anywhere
+
+import itertools
+import math
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # padded rows: 0/0, never stored
+import torch
+from hypothesis import given, settings, strategies as st
+
+from wirefuse.errors import UserError
+from wirefuse.kernels.export import load_module, module_source
+from wirefuse.rewrite.sexpr import parse
+from wirefuse.theorems.stream import StreamForm, decompose
+
+AX = {"q": ("b", "h", "i", "d"), "k": ("b", "h", "j", "d"), "v": ("b", "h", "j", "e")}
+S = "(mul 0.25 (sum@d (mul q[b,h,i,d] k[b,h,j,d])))"
+SPHERICAL = f"(layout@b,h,i,e (div (sum@j (mul {S} v[b,h,j,e])) " \
+            f"(sqrt (add (sum@j (square {S})) 1e-6))))"
+SOFTMAX = f"(layout@b,h,i,e (div (sum@j (mul (exp {S}) v[b,h,j,e])) (sum@j (exp {S}))))"
+_names = itertools.count()
+
+
+def build(tmp_path, sexpr, shift=None, params=("q", "k", "v"), axes=None, causal=None,
+          config=None):
+    """Generate and import a module for a hand-written normal-form term; returns (fn, module)."""
+    sf = decompose(parse(sexpr), "j")
+    if shift is not None:
+        sf = StreamForm(sf.axis, sf.components, sf.tail, parse(shift))
+    name = f"hand{next(_names)}"
+    src = module_source(name, list(params), axes or AX, sf, parse(sexpr), causal=causal,
+                        config=config)
+    path = tmp_path / f"{name}.py"
+    path.write_text(src)
+    mod = load_module(str(path))
+    return getattr(mod, name), mod
+
+
+def ref_attention(q, k, v, weight, norm=None, mask=None):
+    """Plain float64 torch: Σ_j weight(s)·v / norm(Σ_j ...), s = q·k / 4."""
+    q, k, v = q.double(), k.double(), v.double()
+    s = q @ k.transpose(-1, -2) * 0.25
+    w = weight(s)
+    if mask is not None:
+        w = w.masked_fill(~mask, 0.0)
+    out = w @ v
+    return out if norm is None else out / norm(w, s)
+
+
+def rand(*shape, scale=1.0, dtype=torch.float32):
+    return (torch.randn(*shape, dtype=torch.float64) * scale).to(dtype)
+
+
+def close(out, ref, tol):
+    err = (out.double() - ref).abs().max().item()
+    assert err <= tol * max(1.0, ref.abs().max().item()), err
+
+
+@pytest.fixture(scope="module")
+def spherical(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("sph"), SPHERICAL)
+
+
+@pytest.fixture(scope="module")
+def softmax(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("sm"), SOFTMAX, shift=S)
+
+
+def sph_ref(q, k, v):
+    return ref_attention(q, k, v, lambda s: s,
+                         lambda w, s: torch.sqrt((s * s).sum(-1, keepdim=True) + 1e-6))
+
+
+def softmax_ref(q, k, v):
+    return torch.softmax(q.double() @ k.double().transpose(-1, -2) * 0.25, -1) @ v.double()
+
+
+@settings(max_examples=8, deadline=None)
+@given(i=st.integers(1, 40), j=st.integers(1, 70), d=st.sampled_from([8, 16, 20]),
+       e=st.sampled_from([4, 16]), bm=st.sampled_from([16, 32]), bn=st.sampled_from([16, 32]),
+       splits=st.sampled_from([1, 3]))
+def test_spherical_shapes(spherical, i, j, d, e, bm, bn, splits):
+    fn, mod = spherical
+    mod.CONFIG = dict(mod.CONFIG, block_m=bm, block_n=bn, splits=splits)
+    q, k, v = rand(2, 1, i, d), rand(2, 1, j, d), rand(2, 1, j, e)
+    close(fn(q, k, v), sph_ref(q, k, v), 1e-5)
+
+
+@settings(max_examples=8, deadline=None)
+@given(i=st.integers(1, 33), j=st.integers(1, 70), scale=st.sampled_from([1.0, 30.0, 300.0]),
+       splits=st.sampled_from([1, 2, 5]))
+def test_softmax_shapes_and_large_scores(softmax, i, j, scale, splits):
+    """Scores up to ~10^4: e^s overflows fp32 without the running max; the kernel must not."""
+    fn, mod = softmax
+    mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=16, splits=splits)
+    q, k, v = rand(1, 2, i, 16, scale=scale), rand(1, 2, j, 16), rand(1, 2, j, 8)
+    out = fn(q, k, v)
+    assert torch.isfinite(out).all()
+    close(out, softmax_ref(q, k, v), 1e-5)
+
+
+def test_no_shift_means_no_rescaling(tmp_path):
+    """The same components without a proven shift: no running max in the source, and huge
+    scores then overflow (that is the reference's e^s too, not a kernel bug)."""
+    fn, mod = build(tmp_path, SOFTMAX, shift=None)
+    src = open(mod.__file__).read()
+    assert "run_max" not in src and "run_max" in open(build(tmp_path, SOFTMAX, S)[1].__file__).read()
+    q, k, v = rand(1, 1, 5, 16, scale=300.0), rand(1, 1, 7, 16), rand(1, 1, 7, 8)
+    assert not torch.isfinite(fn(q, k, v)).all()
+
+
+def test_fp16(spherical, softmax):
+    for (fn, mod), ref in ((spherical, sph_ref), (softmax, softmax_ref)):
+        mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=16, splits=1)
+        q, k, v = (rand(2, 2, 21, 16, dtype=torch.float16), rand(2, 2, 37, 16, dtype=torch.float16),
+                   rand(2, 2, 37, 16, dtype=torch.float16))
+        out = fn(q, k, v)
+        assert out.dtype == torch.float16
+        close(out, ref(q, k, v), 1e-2)
+
+
+def test_split_equals_unsplit(softmax):
+    fn, mod = softmax
+    q, k, v = rand(2, 2, 3, 16, scale=10.0), rand(2, 2, 150, 16), rand(2, 2, 150, 8)
+    outs = []
+    for p in (1, 2, 4, 7):
+        mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=16, splits=p)
+        outs.append(fn(q, k, v))
+    for o in outs[1:]:
+        assert torch.allclose(o, outs[0], atol=1e-6, rtol=1e-5)
+
+
+def test_strides_mask_and_bias(tmp_path):
+    """Non-contiguous q/k/v, a broadcast (stride-0) bias over h i j and a boolean key mask."""
+    u = f"(where (not mask[b,j]:bool) -inf (add {S} bias[h,i,j]))"
+    term = f"(layout@b,h,i,e (div (sum@j (mul (exp {u}) v[b,h,j,e])) (sum@j (exp {u}))))"
+    axes = dict(AX, mask=("b", "j"), bias=("h", "i", "j"))
+    fn, mod = build(tmp_path, term, shift=u, params=("q", "k", "v", "mask", "bias"), axes=axes)
+    mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=16)
+    q = rand(2, 19, 3, 16).transpose(1, 2)           # (b, h, i, d) view of (b, i, h, d)
+    k = rand(2, 3, 16, 23).transpose(2, 3)
+    v = rand(2, 3, 23, 8)[..., ::1].contiguous().transpose(2, 3).contiguous().transpose(2, 3)
+    bias = rand(1, 19, 23).expand(3, 19, 23)
+    mask = torch.rand(2, 23) < 0.7
+    mask[:, 0] = True  # every row keeps one key
+    s = q.double() @ k.double().transpose(-1, -2) * 0.25 + bias.double()
+    s = s.masked_fill(~mask[:, None, None, :], -math.inf)
+    ref = torch.softmax(s, -1) @ v.double()
+    close(fn(q, k, v, mask, bias), ref, 1e-5)
+
+
+CAUSAL_U = f"(where (not mask[i,j]:bool) -inf {S})"
+CAUSAL = (f"(layout@b,h,i,e (div (sum@j (mul (exp {CAUSAL_U}) v[b,h,j,e])) "
+          f"(sum@j (exp {CAUSAL_U}))))")
+
+
+@pytest.mark.parametrize("splits", [1, 3])
+def test_causal_skips_blocks(tmp_path, splits):
+    axes = dict(AX, mask=("i", "j"))
+    fn, mod = build(tmp_path, CAUSAL, shift=CAUSAL_U, params=("q", "k", "v", "mask"),
+                    axes=axes, causal="mask", config=dict(block_m=16, block_n=16, splits=splits))
+    assert "skip them" in open(mod.__file__).read()
+    n = 45
+    q, k, v = rand(1, 2, n, 16, scale=20.0), rand(1, 2, n, 16), rand(1, 2, n, 8)
+    mask = torch.ones(n, n, dtype=torch.bool).tril()
+    s = (q.double() @ k.double().transpose(-1, -2) * 0.25).masked_fill(~mask, -math.inf)
+    close(fn(q, k, v, mask), torch.softmax(s, -1) @ v.double(), 1e-5)
+
+
+def test_causal_refused_when_masked_keys_contribute(tmp_path):
+    """sigmoid(where(mask, s, 0)) is 1/2 on masked keys: skipping them would be wrong."""
+    body = f"(mul (sigmoid (where mask[i,j]:bool {S} 0.0)) v[b,h,j,e])"
+    with pytest.raises(UserError, match="cannot be skipped"):
+        build(tmp_path, f"(layout@b,h,i,e (sum@j {body}))", params=("q", "k", "v", "mask"),
+              axes=dict(AX, mask=("i", "j")), causal="mask")
+
+
+def test_row_output_and_max_state(tmp_path):
+    """A result without a value axis (log Σ e^s) and a max component (Σ s·v / max |s|)."""
+    fn, mod = build(tmp_path, f"(layout@b,h,i (log (sum@j (exp {S}))))", params=("q", "k"))
+    q, k = rand(1, 2, 9, 16), rand(1, 2, 30, 16)
+    s = q.double() @ k.double().transpose(-1, -2) * 0.25
+    close(fn(q, k), torch.logsumexp(s, -1), 1e-5)
+    fn, mod = build(tmp_path, f"(layout@b,h,i,e (div (sum@j (mul {S} v[b,h,j,e])) "
+                              f"(max@j (abs {S}))))")
+    v = rand(1, 2, 30, 8)
+    close(fn(q, k, v), (s @ v.double()) / s.abs().amax(-1, keepdim=True), 1e-5)
+
+
+def test_unsupported_is_one_line(tmp_path):
+    """A reduction over the query axis inside a body (column softmax) is not generated."""
+    col = f"(div (exp {S}) (sum@i (exp {S})))"
+    with pytest.raises(UserError) as e:
+        build(tmp_path, f"(layout@b,h,i,e (sum@j (mul {col} v[b,h,j,e])))")
+    assert "\n" not in str(e.value) and "reduction over i" in str(e.value)
+
+
+def test_bad_inputs(spherical, monkeypatch):
+    fn, mod = spherical
+    q, k, v = rand(1, 2, 5, 16), rand(1, 2, 7, 16), rand(1, 2, 7, 8)
+    cases = [((q[0], k, v), "argument q: expected 4 dims"),
+             ((q, rand(1, 2, 8, 16), v), "argument v: axis j has size 7 but k gives 8"),
+             ((q, k, rand(1, 3, 7, 8)), "argument v: axis h has size 3"),
+             ((q.int(), k, v), "argument q: dtype torch.int32 is not supported"),
+             ((q, k.half(), v), "argument k: dtype torch.float16 differs")]
+    for args, msg in cases:
+        with pytest.raises(mod.InputError, match=msg) as e:
+            fn(*args)
+        assert "\n" not in str(e.value)
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    with pytest.raises(mod.InputError, match="argument q: tensor on cpu"):
+        fn(q, k, v)
+
+
+def test_custom_op_compiles_fullgraph(spherical):
+    """torch.compile(fullgraph=True) traces through the fake implementation (aot_eager on CPU:
+    inductor's CPU compile takes minutes here; the GPU tests use inductor)."""
+    fn, mod = spherical
+    mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=16, splits=1)
+    q, k, v = rand(1, 2, 20, 16), rand(1, 2, 20, 16), rand(1, 2, 20, 8)
+
+    def g(q, k, v):
+        return fn(q, k, v) * 2 + 1
+
+    out = torch.compile(g, fullgraph=True, backend="aot_eager")(q, k, v)
+    close(out, sph_ref(q, k, v) * 2 + 1, 1e-5)
+    assert torch.ops.wirefuse.__getattr__(fn.__name__) is not None
