@@ -242,6 +242,44 @@ def _clamp_max(ctx, input, max):
     return elem(ctx, "min", tensor(input, "clamp_max"), max)
 
 
+@handler("elu", spec="input, alpha=1.0, inplace=False")
+def _elu(ctx, input, alpha, inplace):
+    """elu(x) = x where x > 0, else α·(eᵡ − 1)."""
+    x = tensor(input, "elu")
+    neg = elem(ctx, "expm1", x)
+    if alpha != 1.0:
+        neg = elem(ctx, "mul", neg, alpha)
+    return elem(ctx, "where", elem(ctx, "gt", x, 0.0), x, neg)
+
+
+@handler("leaky_relu", spec="input, negative_slope=0.01, inplace=False")
+def _leaky_relu(ctx, input, negative_slope, inplace):
+    x = tensor(input, "leaky_relu")
+    return elem(ctx, "where", elem(ctx, "gt", x, 0.0), x, elem(ctx, "mul", x, negative_slope))
+
+
+@handler("silu", spec="input, inplace=False")
+def _silu(ctx, input, inplace):
+    x = tensor(input, "silu")
+    return elem(ctx, "mul", x, elem(ctx, "sigmoid", x))
+
+
+@handler("isnan")
+def _isnan(ctx, x):
+    x = tensor(x, "isnan")
+    return elem(ctx, "ne", x, x)
+
+
+@handler("isinf")
+def _isinf(ctx, x):
+    return elem(ctx, "eq", elem(ctx, "abs", tensor(x, "isinf")), float("inf"))
+
+
+@handler("isfinite")
+def _isfinite(ctx, x):
+    return elem(ctx, "lt", elem(ctx, "abs", tensor(x, "isfinite")), float("inf"))
+
+
 @handler("where", spec="condition, input=None, other=None")
 def _where(ctx, condition, input, other):
     if input is None or other is None:
@@ -361,6 +399,20 @@ def _sum(ctx, input, dim, keepdim, dtype):
     x = tensor(input, "sum")
     r = _reduce("sum", x, norm_dims(x, dim), keepdim)
     return TV(r.term, r.dims, "int" if x.kind in ("bool", "int") else "float")
+
+
+def _any_all(monoid):
+    def h(ctx, input, dim=None, keepdim=False):
+        """any = max of the 0/1 values > 0; all = min of them > 0."""
+        x = tensor(input, "any/all")
+        b = x if x.kind == "bool" else elem(ctx, "ne", x, 0.0)
+        r = _reduce(monoid, b, norm_dims(b, dim), keepdim, body=Elem("float", (b.term,)))
+        return TV(Elem("gt", (r.term, Const(0.5))), r.dims, "bool")
+    return lambda ctx, args, kw: h(ctx, *args, **kw)
+
+
+HANDLERS["any"] = _any_all("max")
+HANDLERS["all"] = _any_all("min")
 
 
 @handler("prod", spec="input, dim=None, keepdim=False, *, dtype=None")
@@ -568,7 +620,8 @@ UNSUPPORTED_HINTS = {
 SUPPORTED_SUMMARY = ("arithmetic and comparisons, @/matmul/einsum, transpose/permute/mT/unsqueeze/"
                      "expand, softmax/log_softmax/logsumexp, sum/mean/max/min/amax/amin/prod/var/"
                      "std/norm/normalize, exp/log/sqrt/rsqrt/pow/tanh/sigmoid/relu/abs/clamp/"
-                     "where/masked_fill, ones/zeros/full/arange/tril/triu over axis sizes, "
+                     "elu/silu/leaky_relu, where/masked_fill, any/all/isinf/isnan, "
+                     "ones/zeros/full/arange/tril/triu over axis sizes, "
                      "sort/median/quantile/cumsum/gather/topk (one entry); see "
                      "wirefuse.rewrite.trace_ops.HANDLERS")
 

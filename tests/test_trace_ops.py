@@ -69,6 +69,15 @@ def logic(x, y, m):
 
 
 @case("x: i j, m: i j")
+def activations_and_guards(x, m):
+    y = x.masked_fill(m, float("-inf"))
+    return (F.elu(x) + F.elu(x, alpha=0.5) + F.leaky_relu(x) + F.silu(x)
+            + torch.isinf(y).float() + y.isnan().float() + torch.isfinite(y).float()
+            + m.any(-1, keepdim=True).float() + m.all(dim=0).float() + x.gt(0).any().float()
+            + (x > 0).all(-1)[:, None].float())
+
+
+@case("x: i j, m: i j")
 def masked_fill(x, m):
     return x.masked_fill(m, 0.0) + x.masked_fill(~m, -2.5) * 2
 
