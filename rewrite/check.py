@@ -77,6 +77,9 @@ def check_certificate(cert: dict, numeric_trials: int = 3, seed: int = 0) -> Che
     except (KeyError, TypeError, ValueError, TermError, AttributeError, IndexError) as e:
         return CheckResult(False, f"malformed certificate ({type(e).__name__}: {e})", None,
                            "format")
+    except Exception as e:  # anything else the checker trips on is a rejection, never a pass
+        return CheckResult(False, f"the checker could not verify it ({type(e).__name__}: {e})",
+                           None, "checker")
     return CheckResult(True, f"valid: streamable along {sf.axis} with state "
                        f"({', '.join(c.name for c in sf.components)})", None, "")
 
@@ -109,6 +112,8 @@ def _check(cert: dict, trials: int, seed: int) -> StreamForm:
         if r is None:
             raise Reject("steps", f"step {k}: unknown rule {name!r}", k)
         pos = tuple(int(p) for p in st["position"])
+        if any(p < 0 for p in pos):
+            raise Reject("steps", f"step {k}: positions are child indices ≥ 0, not {list(pos)}", k)
         nxt = apply_step(cur, r, pos, st.get("bindings", {}))
         if nxt is None:
             raise Reject("steps", f"step {k}: {name} does not apply at position {list(pos)} "
