@@ -57,6 +57,14 @@ def linear(q, k, v):
     return (q @ k.transpose(-2, -1)) @ v
 
 
+def linear_elu(q, k, v):
+    """out_i = Σ_j (φ(q_i)·φ(k_j)) v_j / Σ_j φ(q_i)·φ(k_j), φ = elu + 1  (linear attention with
+    its normaliser, Katharopoulos et al. 2020; computed quadratically here, as written)."""
+    fq, fk = F.elu(q) + 1, F.elu(k) + 1
+    a = fq @ fk.mT
+    return (a @ v) / a.sum(dim=-1, keepdim=True)
+
+
 def l1(q, k, v):
     """out = Σ_j s_ij v_j / max(Σ_j |s_ij|, ε)  (L1-normalised scores, F.normalize with p=1)."""
     return F.normalize(_scores(q, k), p=1.0, dim=-1) @ v
@@ -189,6 +197,8 @@ EXAMPLES = {
     "relu": _entry(True, "no normaliser: a plain contraction over j"),
     "relu_squared": _entry(True, "no normaliser: a plain contraction over j"),
     "linear": _entry(True, "a contraction over j (linear splitting)"),
+    "linear_elu": _entry(True, "a1 = a2 = id on the positive kernel φ(q)·φ(k): state "
+                         "(Σ a v, Σ a)"),
     "l1": _entry(True, "a2 = |·|, b = max(·, ε): state (Σ s v, Σ |s|)"),
     "pnorm3": _entry(True, "a2 = |·|³, b = (·)^(1/3): state (Σ s v, Σ |s|³)"),
     "maxabs": _entry(True, "the normaliser is a max-fold: state (Σ s v, max |s|)"),

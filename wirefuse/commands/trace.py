@@ -19,7 +19,7 @@ def register(sub) -> None:
         "Each tensor argument's dimensions are named by --axes (einops style, one entry per "
         "argument); dimensions with the same name are the same axis.",
         epilog='example: wirefuse trace examples/attention.py:spherical '
-        '--axes "q: b h i d, k: b h j d, v: b h j e"')
+        '--axes "q: b h i d, k: b h j d, v: b h j e".  Supported: ' + _supported())
     p.add_argument("target", metavar="FILE.py:FUNC", help="the function to trace")
     p.add_argument("--axes", required=True, metavar="SPEC",
                    help='axis names of each argument, e.g. "q: b h i d, k: b h j d, v: b h j e"')
@@ -27,6 +27,14 @@ def register(sub) -> None:
                    help="print JSON (the input axes and the term's node table) instead of an "
                    "s-expression")
     p.set_defaults(run=run)
+
+
+def _supported() -> str:
+    try:
+        from ..rewrite.trace_ops import SUPPORTED_SUMMARY
+    except ImportError:  # pragma: no cover
+        return "see wirefuse.rewrite.trace_ops"
+    return SUPPORTED_SUMMARY + "."
 
 
 def run(args) -> int:
