@@ -1,0 +1,260 @@
+"""Attention benchmarks: wirefuse's generated kernels against PyTorch peers (bf16, forward).
+
+Two steps, because the GPU machine has no egglog:
+
+    python bench/attention.py --generate          # here: prove + export into bench/generated/
+    python bench/attention.py --out DIR [--shapes 0,1] [--decode] [--tests]   # on the GPU
+
+Variants: spherical, softmax, sigmoid, softcap, alibi, causal (examples/attention.py).  Shapes
+B,H,N,D = (4,16,1024,128), (2,16,4096,128), (1,16,16384,128), (2,16,4096,64).  Peers: naive
+PyTorch (the example as written), torch.compile of it, SDPA with the flash and cuDNN backends
+(softmax, causal), FlexAttention where it can express the variant (softmax, causal, softcap,
+alibi; not spherical or sigmoid: its normaliser is softmax).  TFLOP/s = 4·B·H·N²·D / t, halved
+for causal.  Decoding: 1 query against N = 8K..128K keys (B=1, H=32, D=128), split-KV, in GB/s of
+K and V read, against the measured HBM bandwidth (a device-to-device copy).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import pathlib
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+GEN = HERE / "generated"
+VARIANTS = ["spherical", "softmax", "sigmoid", "softcap", "alibi", "causal"]
+SHAPES = [(4, 16, 1024, 128), (2, 16, 4096, 128), (1, 16, 16384, 128), (2, 16, 4096, 64)]
+AXES = "q: b h i d, k: b h j d, v: b h j e"
+EXTRA = {"alibi": ", bias: h i j", "causal": ", mask: i j"}
+TRY_CONFIGS = [dict(block_m=128, block_n=64, num_warps=8, num_stages=3),
+               dict(block_m=128, block_n=128, num_warps=8, num_stages=2),
+               dict(block_m=128, block_n=32, num_warps=4, num_stages=4),
+               dict(block_m=64, block_n=64, num_warps=4, num_stages=3)]
+TARGETS = {"spherical": ("tflops", 600.0), "softmax": ("flex", 1.0), "causal": ("flex", 0.9)}
+
+
+def _examples():
+    spec = importlib.util.spec_from_file_location("_bench_examples", ROOT / "examples" / "attention.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def generate() -> None:
+    """Prove and export every variant into bench/generated/ (needs wirefuse and egglog)."""
+    sys.path.insert(0, str(ROOT))
+    from wirefuse.kernels.export import export_source
+    A = _examples()
+    GEN.mkdir(exist_ok=True)
+    for name in VARIANTS:
+        t = time.time()
+        src = export_source(getattr(A, name), AXES + EXTRA.get(name, ""), "j",
+                            causal="mask" if name == "causal" else None)
+        (GEN / f"{name}.py").write_text(src)
+        print(f"generated bench/generated/{name}.py in {time.time() - t:.1f}s")
+
+
+def load_kernel(name):
+    spec = importlib.util.spec_from_file_location(f"_wf_{name}", GEN / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, getattr(mod, name)
+
+
+# --- GPU side ---------------------------------------------------------------------------------
+def _inputs(name, B, H, N, D, dtype, dev):
+    import torch
+    g = torch.Generator(device=dev).manual_seed(0)
+    q, k, v = (torch.randn(B, H, N, D, device=dev, dtype=dtype, generator=g) for _ in range(3))
+    args = [q, k, v]
+    if name == "alibi":
+        slopes = 2.0 ** (-8.0 * torch.arange(1, H + 1, device=dev) / H)
+        pos = torch.arange(N, device=dev)
+        args.append((-slopes[:, None, None] * (pos[:, None] - pos[None, :]).abs()).to(dtype))
+    if name == "causal":
+        args.append(torch.ones(N, N, dtype=torch.bool, device=dev).tril())
+    return args
+
+
+def _flex(name, args):
+    """FlexAttention for the variant, or None where it cannot express it."""
+    import torch
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    q, k, v = args[:3]
+    N = q.shape[2]
+    fa = torch.compile(flex_attention)
+    if name == "softmax":
+        return lambda: fa(q, k, v)
+    if name == "causal":
+        bm = create_block_mask(lambda b, h, qi, ki: ki <= qi, None, None, N, N)
+        return lambda: fa(q, k, v, block_mask=bm)
+    if name == "softcap":
+        def mod(score, b, h, qi, ki):
+            return 30.0 * torch.tanh(score / 30.0)
+        return lambda: fa(q, k, v, score_mod=mod)
+    if name == "alibi":
+        bias = args[3]
+
+        def mod(score, b, h, qi, ki):
+            return score + bias[h, qi, ki]
+        return lambda: fa(q, k, v, score_mod=mod)
+    return None
+
+
+def _sdpa(name, args, backend):
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    if name not in ("softmax", "causal"):
+        return None
+    q, k, v = args[:3]
+    be = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}[backend]
+
+    def run():
+        with sdpa_kernel(be):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=name == "causal")
+    return run
+
+
+def _time(fn):
+    import torch
+    import triton
+    try:
+        fn()
+        torch.cuda.synchronize()
+        return triton.testing.do_bench(fn, warmup=10, rep=60)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return "oom"
+    except Exception as e:  # a peer that cannot run this case
+        return f"error: {type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
+
+
+def within(out, ref, tol=0.01):
+    """FlashSign's criterion: the fraction of elements within `tol` of the fp32 reference."""
+    return ((out.float() - ref.float()).abs() <= tol).float().mean().item()
+
+
+def bench_shape(shape, A, kernels, results, accuracy=False):
+    import torch
+    B, H, N, D = shape
+    dev = "cuda"
+    for name in VARIANTS:
+        mod, kern = kernels[name]
+        args = _inputs(name, B, H, N, D, torch.bfloat16, dev)
+        fn = getattr(A, name)
+        flops = 4 * B * H * N * N * D / (2 if name == "causal" else 1)
+        best = mod.autotune(*args, configs=TRY_CONFIGS, reps=40)
+        row = {"variant": name, "shape": shape, "config": best[0] if best else None}
+        row["wirefuse_ms"] = best[1] if best else _time(lambda: kern(*args))
+        peers = {"naive": lambda: fn(*args)}
+        comp = torch.compile(fn)
+        peers["torch.compile"] = lambda: comp(*args)
+        for be in ("flash", "cudnn"):
+            s = _sdpa(name, args, be)
+            if s:
+                peers[f"sdpa_{be}"] = s
+        fl = _flex(name, args)
+        if fl:
+            peers["flex"] = fl
+        for p, f in peers.items():
+            row[f"{p}_ms"] = _time(f)
+        row["tflops"] = {k[:-3]: flops / (v * 1e-3) / 1e12 for k, v in row.items()
+                         if k.endswith("_ms") and isinstance(v, float)}
+        if accuracy:
+            ref = fn(*[a.float() if a.is_floating_point() else a for a in args])
+            row["within_0.01_bf16"] = within(kern(*args), ref)
+            a16 = [a.half() if a.is_floating_point() else a for a in args]
+            row["within_0.01_fp16"] = within(kern(*a16), ref)
+            del ref
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        del args, comp, peers
+        torch.cuda.empty_cache()
+
+
+def hbm_bandwidth():
+    import torch
+    import triton
+    x = torch.empty(2 * 1024 ** 3 // 2, dtype=torch.bfloat16, device="cuda")
+    y = torch.empty_like(x)
+    ms = triton.testing.do_bench(lambda: y.copy_(x), warmup=5, rep=50)
+    return 2 * x.numel() * 2 / (ms * 1e-3) / 1e9  # read + write, GB/s
+
+
+def bench_decode(results):
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    mod, kern = load_kernel("softmax")
+    bw = hbm_bandwidth()
+    B, H, D = 1, 32, 128
+    for N in (8192, 16384, 32768, 65536, 131072):
+        q = torch.randn(B, H, 1, D, device="cuda", dtype=torch.bfloat16)
+        k = torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16)
+        v = torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16)
+        gb = 2 * B * H * N * D * 2 / 1e9
+        row = {"decode_N": N, "hbm_GBps": bw}
+        for splits in (None, 1):
+            mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=64, num_warps=4, num_stages=3,
+                              splits=splits)
+            ms = _time(lambda: kern(q, k, v))
+            row[f"wirefuse_splits_{splits or 'auto'}_GBps"] = gb / (ms * 1e-3) if isinstance(ms, float) else ms
+
+        def flash():
+            with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                return F.scaled_dot_product_attention(q, k, v)
+        ms = _time(flash)
+        row["sdpa_flash_GBps"] = gb / (ms * 1e-3) if isinstance(ms, float) else ms
+        ref = torch.softmax(q.float() @ k.float().mT / D ** 0.5, -1) @ v.float()
+        mod.CONFIG = dict(mod.CONFIG, splits=None)
+        row["within_0.01"] = within(kern(q, k, v), ref)
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    mod.CONFIG = dict(mod.CONFIG, block_m=None, block_n=None, num_warps=None, num_stages=None)
+
+
+def versions():
+    import torch
+    import triton
+    return {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+            "triton": triton.__version__, "cuda": torch.version.cuda,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--generate", action="store_true")
+    ap.add_argument("--shapes", default="0,1,2,3", help="indices into SHAPES")
+    ap.add_argument("--decode", action="store_true")
+    ap.add_argument("--no-shapes", action="store_true")
+    ap.add_argument("--out", default=".")
+    args = ap.parse_args(argv)
+    if args.generate:
+        return generate()
+    import torch
+    A = _examples()
+    kernels = {n: load_kernel(n) for n in VARIANTS}
+    results = [versions()]
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"attention_{int(time.time())}.json"
+    print(json.dumps(results[0]), flush=True)
+    try:
+        if args.decode:
+            bench_decode(results)
+        if not args.no_shapes:
+            for i in [int(x) for x in args.shapes.split(",") if x]:
+                bench_shape(SHAPES[i], A, kernels, results, accuracy=i == 0)
+    finally:
+        path.write_text(json.dumps(results, indent=1))
+        print(f"wrote {path}")
+    del torch
+
+
+if __name__ == "__main__":
+    main()
