@@ -300,3 +300,17 @@ def test_python_api(tmp_path, certs):
     path = tmp_path / "c.json"
     path.write_text(json.dumps(certs["l1"]))
     assert wirefuse.check(str(path)).ok and wirefuse.check(certs["l1"]).ok
+
+
+@pytest.mark.parametrize("name, target", [
+    ("l1", L(f"(mul (pow (sum@j (abs {S})) -1.0) (sum@j (mul {S} {V})))")),
+    ("softmax_sq", L(f"(mul (pow (sum@j (exp {S})) -2.0) (sum@j (mul (pow (exp {S}) 2.0) {V})))")),
+    ("softmax_stable", L(f"(div (sum@j (mul (exp {S}) {V})) (sum@j (exp {S})))")),
+])
+def test_path_to_a_given_target(name, target):
+    """The e-graph hands over the normal form it extracted: the path ends exactly there."""
+    from wirefuse.rules.base import canon
+    t = parse(VARIANTS[name])
+    steps = find_path(t, "j", target=parse(target), require_target=True)
+    assert steps is not None and steps[-1].term is canon(parse(target))
+    assert check_certificate(make_certificate(t, "j", steps)).ok

@@ -110,8 +110,35 @@ def test_rule_equation(name, data, seed, ni, nn):
     results = ALL_RULES[name].rewrite(lhs)
     assert results, f"{name} did not fire on {lhs}"
     env, sizes = _env_for(lhs, seed, ni, nn)
-    for rhs, _ in results:
+    for rhs, b in results:
+        if name in SIDE:
+            assert SIDE[name](lhs, b), (name, lhs, b)
         agree(lhs, rhs, env, sizes)
+
+
+def _int(t):
+    return type(t).__name__ == "Const" and float(t.value).is_integer()
+
+
+def _base_exp(t):
+    return (t.args[0], t.args[1]) if getattr(t, "op", None) == "pow" else (t, parse("1.0"))
+
+
+# When a rule fires, its side condition holds (stated independently of the rule's code).
+SIDE = {
+    "pow_of_product": lambda t, b: _int(t.args[1]) or all(nonneg(a) for a in t.args[0].args),
+    "pow_of_pow": lambda t, b: _int(t.args[1]) or nonneg(t.args[0].args[0]),
+    "collect_powers": lambda t, b: (
+        _base_exp(t.args[b["i"]])[0] is _base_exp(t.args[b["j"]])[0]
+        and ((_int(_base_exp(t.args[b["i"]])[1]) and _int(_base_exp(t.args[b["j"]])[1]))
+             or nonneg(_base_exp(t.args[b["i"]])[0]))),
+    "sum_factor_out": lambda t, b: "n" not in t.body.args[b["i"]].axes,
+    "maxmin_factor_out": lambda t, b: "n" not in t.body.args[b["i"]].axes
+    and nonneg(t.body.args[b["i"]]),
+    "maxmin_add_const": lambda t, b: "n" not in t.body.args[b["i"]].axes,
+    "sum_of_const": lambda t, b: "n" not in t.body.axes,
+    "maxmin_of_const": lambda t, b: "n" not in t.body.axes,
+}
 
 
 # --- side conditions: the rule does not fire when they fail --------------------------------------
