@@ -143,7 +143,9 @@ def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int =
             heapq.heappush(heap, (priority(nt, len(npath)), next(tick), nt, npath))
         if fallback is not None and not require_target and expansions - fallback_at > 150:
             break
-    return None if require_target else fallback
+    if require_target or fallback is None:
+        return None
+    return polish(fallback, axis)  # the target was not reached: make the fallback read well
 
 
 def _weight(t: Term, axis: str) -> tuple[int, int]:
