@@ -231,7 +231,12 @@ def _unsqueeze(ctx, input, dim):
 def _squeeze(ctx, x, dim=None):
     x = tensor(x, "squeeze")
     if dim is None:
-        return TV(x.term, tuple(d for d in x.dims if d is not None), x.kind)
+        named = [d for d in x.dims if d is not None]
+        if named:
+            # torch would also drop any named axis that happens to have size 1 at run time
+            raise TraceError("squeeze() without dim would also drop named axes of size 1; "
+                             "give the dimension: x.squeeze(-1)")
+        return TV(x.term, tuple(named), x.kind)
     pos = norm_dims(x, dim)
     for p in pos:
         if x.dims[p] is not None:

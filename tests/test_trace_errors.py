@@ -77,6 +77,8 @@ def test_data_dependent_control_flow():
     (lambda x: x.view(2, -1), "Tensor.view"),
     (lambda x: torch.einsum("ii->i", x), "diagonal"),
     (lambda x: torch.median(x), "give dim="),
+    (lambda x: x.sum(-1, keepdim=True).squeeze(), "squeeze() without dim"),
+    (lambda x: x.squeeze(0), "not known to have size 1"),
     (lambda x: x.softmax(-1).argmax(-1), "argmax"),
 ])
 def test_unsupported_forms(fn, fragment):

@@ -102,7 +102,8 @@ def dot_t(x, y):
 
 @case("x: i, y: j")
 def outer(x, y):
-    return x[:, None] * y[None, :] + x.unsqueeze(-1) * y + x[..., None] - y.unsqueeze(0)
+    return (x[:, None] * y[None, :] + x.unsqueeze(-1) * y + x[..., None] - y.unsqueeze(0)
+            + x[None, :, None].squeeze(0) + y.sum(-1, keepdim=True).squeeze(-1))
 
 
 @case("x: j")
