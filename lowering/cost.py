@@ -45,7 +45,7 @@ from .hardware import DTYPE_BYTES, Spec, check_dtype, get_device
 
 SFU_OPS = {"exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 1, "log1p": 1,
            "expm1": 1, "sin": 1, "cos": 1, "pow": 2}
-RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "launch")
+RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,8 +267,8 @@ def residency(sf: StreamForm, r: Roles, sizes: dict, config: dict, dtype: str) -
     SMEM: each streamed input's tile (BLOCK_N keys × its other non-batch axes) is buffered
     `num_stages` times; each other input's tile (BLOCK_M rows) is loaded once.  Registers (fp32):
     every state component's accumulator (BLOCK_M × its value axes), the BLOCK_M × BLOCK_N score
-    tile in fp32 and once more in the input dtype for the second contraction, plus ~40 for
-    addresses and loop state."""
+    tile in fp32 and once more in the input dtype for the second contraction, the row tiles of
+    the non-streamed inputs (live across the loop), plus ~40 for addresses and loop state."""
     bm, bn = config["BLOCK_M"], config["BLOCK_N"]
     stages, warps = config["num_stages"], config["num_warps"]
     elt = DTYPE_BYTES[dtype]
@@ -285,7 +285,9 @@ def residency(sf: StreamForm, r: Roles, sizes: dict, config: dict, dtype: str) -
     for c in sf.components:
         acc += tile([a for a in c.body.axes if a != r.stream and a not in r.batch], bn)
     scores = bm * bn
-    regs_total = acc + scores + scores * elt / 4
+    # the row-tile inputs (q) are loaded once and stay live across the whole loop
+    held = sum(tile(axes, bn) for axes in r.inputs.values() if r.stream not in axes)
+    regs_total = acc + scores + scores * elt / 4 + held * elt / 4
     regs = math.ceil(regs_total / (32 * warps)) + 40
     return {"smem_bytes": int(smem), "regs_per_thread": int(regs)}
 
@@ -302,10 +304,11 @@ MEMORY_NORM = 3  # how sharply HBM bandwidth and loop latency combine (fitted, d
 
 
 def _finish(form, splits, config, times: dict, detail: dict) -> Candidate:
-    """Predicted = the binding resource's time + launches.  HBM bandwidth and loop latency limit
+    """Predicted = the binding resource's time + the combine kernel of a split (it runs after
+    the main kernel) + launches.  HBM bandwidth and loop latency limit
     the same flow of bytes, and where both are near their limit neither is reached: they enter
     as one term, (hbm^k + latency^k)^(1/k) (a soft roofline corner), every other as itself."""
-    compute = {k: v for k, v in times.items() if k != "launch"}
+    compute = {k: v for k, v in times.items() if k not in ("launch", "combine")}
     bound = max(compute, key=compute.get)
     top = compute[bound]
     if "latency" in compute:
@@ -313,7 +316,7 @@ def _finish(form, splits, config, times: dict, detail: dict) -> Candidate:
         memory = (compute["hbm"] ** k + compute["latency"] ** k) ** (1 / k)
         if memory > top:
             top, bound = memory, max(("hbm", "latency"), key=compute.get)
-    total = top + times.get("launch", 0.0)
+    total = top + times.get("combine", 0.0) + times.get("launch", 0.0)
     return Candidate(form, splits, dict(config), total, bound, times, detail)
 
 
@@ -382,7 +385,9 @@ def fused_candidate(sf: StreamForm, term: Term, sizes: dict, dtype: str, spec: S
                           for c in sf.components) + (_volume(sf.shift.axes, sizes) / n
                                                      if sf.shift is not None else 0)
         partial = splits * state_elems * 4  # fp32 partial states, written then read back
-    hbm = hbm_in + out_elems * elt + 2 * partial
+    # split: the main kernel writes the partial states, the combine kernel reads them back and
+    # writes the output; it runs after the main kernel, so its time adds (see _finish)
+    hbm = hbm_in + (partial if splits > 1 else out_elems * elt)
     # Time per resource.  Compute: a full wave puts c_eff programs on each busy SM.
     sms = spec.sms.value
     c_eff = min(occ, math.ceil(programs / sms))
@@ -404,14 +409,17 @@ def fused_candidate(sf: StreamForm, term: Term, sizes: dict, dtype: str, spec: S
     lat, stream_bw = spec.loop_latency_s.best, spec.program_stream_bytes_per_s.best
     steps = math.ceil(chunk / bn)
     step_s = (lat + key_tile / stream_bw) / max(1, stages - 1)
-    t["latency"] = waves * (steps * step_s + 2 * lat) + (splits * lat if splits > 1 else 0.0)
+    t["latency"] = waves * (steps * step_s + 2 * lat)
+    if splits > 1:  # the combine walks the p partial states one after another
+        t["combine"] = max((partial + out_elems * elt) / spec.rate("hbm"), splits * lat)
     # Chain: one program cannot overlap its own tensor, FP32 and SFU phases (they depend on
     # each other); c_eff programs per SM overlap one another, which the unit times above
     # already assume.  So the SM is busy at least Σ_units of one program, per wave.
     t["chain"] = waves * (per_prog.tensor / (tensor_rate / sms) + per_prog.fp32 /
                           (spec.rate("fp32") / sms) + per_prog.sfu / (spec.rate("sfu") / sms))
     t["launch"] = spec.launch_s.best * (2 if splits > 1 else 1)
-    detail = {"bytes_hbm": hbm, "bytes_to_smem": smem_in + out_elems * elt + 2 * partial,
+    detail = {"bytes_hbm": hbm + (partial + out_elems * elt if splits > 1 else 0),
+              "bytes_to_smem": smem_in + out_elems * elt + 2 * partial,
               "flops_tensor": work.tensor, "flops_fp32": work.fp32, "ops_sfu": work.sfu,
               "programs": programs, "waves": waves, "blocks_per_sm": occ, **res}
     return _finish("split" if splits > 1 else "fused", splits, config, t, detail)

@@ -39,7 +39,7 @@ L2_EST = ("estimate: L2->SM read bandwidth (no datasheet figure; the A100 whitep
 FIT_RUN1 = ("fitted to the unsplit decoding points of the first H100 run of bench/costmodel.py "
             "(per loop step t = (L + tile/B) / max(1, stages-1)); held-out check in "
             "docs/costmodel.md")
-RUN1 = "bench/costmodel.py on the H100 of this workplace, 2026-11-23 08:27 UTC"
+RUN1 = "bench/costmodel.py on the H100 of this workplace, 2026-11-23 08:27 and 08:52 UTC"
 ESTIMATE = "estimate: typical warm launch of one kernel from PyTorch (not a datasheet figure)"
 
 
@@ -121,20 +121,24 @@ H100 = Spec(
     sms=Figure(132, WHITEPAPER_H100, 132, "torch.cuda.get_device_properties (KINDS.md)"),
     clock_hz=Figure(1.83e9, WHITEPAPER_H100 + " (boost clock of the SXM5 rates; max 1.98 GHz)"),
     hbm_bytes_per_s=Figure(3.35e12, DATASHEET_H100, 3.0e12,
-                           "device-to-device copy, bytes read + written (" + NOTES + ")"),
+                           "device-to-device copy of 1 GiB, bytes read + written: 3.00 TB/s in "
+                           "both runs of " + RUN1),
     loop_latency_s=Figure(0.95e-6, FIT_RUN1 + ": fixed part of one loop step (HBM load "
                           "latency ~0.6-0.9 us plus the step's dependent chain)"),
     program_stream_bytes_per_s=Figure(88e9, FIT_RUN1 + ": the part that grows with the tile"),
     l2_bytes=Figure(50 * 2**20, WHITEPAPER_H100, 50 * 2**20, "torch device properties"),
-    l2_bytes_per_s=Figure(10e12, L2_EST),
+    l2_bytes_per_s=Figure(10e12, L2_EST + "; on the H100 an all-SM read of an 8 MiB buffer gave "
+                          "7.7 TB/s, while the BLOCK_M=16 prefill kernels sustained >= 9.1 TB/s of "
+                          "tile loads, so the microbenchmark is a lower bound and 10 TB/s stays"),
     smem_per_sm=Figure(228 * 1024, WHITEPAPER_H100 + " (228 KB shared memory per SM)"),
     smem_per_block=Figure(227 * 1024, CUDA_GUIDE + " (227 KB per block, opt-in)"),
     regs_per_sm=Figure(65536, WHITEPAPER_H100),
     max_threads_per_sm=Figure(2048, CUDA_GUIDE),
     tensor={
         "fp8": Figure(1979e12, DATASHEET_H100),
-        "bf16": Figure(989.4e12, DATASHEET_H100, 790e12,
-                       "8192^3 bf16 torch.matmul on random data (" + NOTES + ")"),
+        "bf16": Figure(989.4e12, DATASHEET_H100, 690e12,
+                       "8192^3 bf16 torch.matmul on random data, 686 and 691 TFLOP/s in the two "
+                       "runs of " + RUN1 + " (KINDS.md saw 798 on another day)"),
         "fp16": Figure(989.4e12, DATASHEET_H100),
         "tf32": Figure(494.7e12, DATASHEET_H100),
         "fp32": Figure(494.7e12, DATASHEET_H100 + " (fp32 matmul runs as tf32 on tensor cores)"),

@@ -12,7 +12,7 @@ import sys
 
 from ..errors import UserError
 
-BREAKDOWN = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "launch")
+BREAKDOWN = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
 
 
 def register(sub) -> None:
@@ -69,5 +69,5 @@ def format_table(cands, total: int | None = None) -> str:
                                else f"{'-':>9}" for r in BREAKDOWN))
     if total is not None and total > len(cands):
         lines.append(f"({total - len(cands)} more; --top N shows more)")
-    lines.append("times in ms; pred = the binding resource's time + launches")
+    lines.append("times in ms; pred = the binding resource's time + combine + launches")
     return "\n".join(lines)
