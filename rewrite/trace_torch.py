@@ -21,7 +21,11 @@ the dimensions in the order torch does:
 True
 
 A dimension of size 1 kept by `keepdim=True` has no name and is not part of the term: evaluating
-a function that returns one gives the result without it (squeezed).
+a function that returns one gives the result without it (squeezed).  Precision casts
+(`.float()`, `.half()`) are the identity: the term means the real-number function, evaluated in
+float64.  A term that reads the size of an axis no input in it carries (only `y.shape[0]` of an
+otherwise unused `y`) needs `evaluate(term, sizes={...})`.  The number of dimensions of an input
+is not checked at trace time (fx sees no shapes): the evaluator checks it against the spec.
 
 Anything the tracer cannot follow is a `TraceError` naming the line of user code:
 
