@@ -61,7 +61,8 @@ def test_math_notation_against_hand_written():
 
 
 def test_report_page_parts():
-    a = analyse_term(parse(SPHERICAL), "j", "spherical", "def spherical(s, v):\n    ...\n")
+    a = analyse_term(parse(SPHERICAL), "j", "spherical", "def spherical(s, v):\n    ...\n",
+                     use_prover=False)
     rows = [{"variant": "spherical", "shape": [2, 16, 4096, 128], "TFLOP/s": 589.0},
             {"variant": "softmax", "shape": [2, 16, 4096, 128], "TFLOP/s": 345.0}]
     page = report_html(a, rows)
@@ -78,7 +79,7 @@ def test_report_page_parts():
 
 
 def test_refused_term_says_why_and_claims_nothing():
-    a = analyse_term(parse(NESTED), "j", "nested")
+    a = analyse_term(parse(NESTED), "j", "nested", search_seconds=1.0, use_prover=False)
     assert a.streamable is not True and a.stream_form is None
     page = report_html(a)
     text = " ".join(_collect(page).text)
@@ -146,7 +147,7 @@ def test_gallery_renders_every_example(tmp_path):
         "EXAMPLES = {'l2': {'axes': 's: i j, v: j e', 'stream': 'j', "
         "'expected': 'streamable'}}\n")
     out = tmp_path / "gallery"
-    rc = main(["gallery", "-o", str(out), "--examples", str(ex), "--reports"])
+    rc = main(["gallery", "-o", str(out), "--examples", str(ex), "--reports", "--no-egraph"])
     index = (out / "index.html").read_text()
     assert "mini-l2.svg" in index and (out / "mini-l2.html").exists()
     assert "streamable along j" in index and "as expected" in index
@@ -174,7 +175,8 @@ def test_report_renders_in_headless_chromium(tmp_path):
     if exe is None:
         pytest.skip("chromium is not installed (Debian: apt-get install -y chromium); "
                     "the HTML report was not rendered")
-    a = analyse_term(parse(SPHERICAL), "j", "spherical", "def spherical(s, v):\n    ...\n")
+    a = analyse_term(parse(SPHERICAL), "j", "spherical", "def spherical(s, v):\n    ...\n",
+                     use_prover=False)
     page = tmp_path / "report.html"
     page.write_text(report_html(a, [{"variant": "spherical", "shape": "2x16x4096x128",
                                      "TFLOP/s": 589.0}]))

@@ -530,6 +530,7 @@ class Analysis:
         self.streamable, self.reason, self.stream_form = streamable, reason, stream_form
         self.steps, self.checker, self.checker_ok = steps, checker, checker_ok
         self.source, self.certificate = source, certificate
+        self.method = ""  # how the verdict was reached: inspection, path finder, e-graph
 
     @property
     def verdict(self) -> str:
@@ -556,10 +557,15 @@ def trace_function(fn, axes) -> Term:
 
 
 def analyse_term(term: Term, stream: str | None, name: str = "term",
-                 source: str | None = None, search_seconds: float = 5.0) -> Analysis:
-    """Without the e-graph prover: a term already in stream normal form is streamable by
-    inspection; otherwise the project's path finder looks for rule steps to a normal form, and
-    only a certificate the checker accepts makes the verdict "streamable"."""
+                 source: str | None = None, search_seconds: float = 5.0,
+                 use_prover: bool = True) -> Analysis:
+    """Prove a term streamable along `stream`.
+
+    With the e-graph prover (wirefuse.prove) when this build has it and `use_prover`; else a
+    term already in stream normal form is streamable by inspection, and otherwise the
+    project's path finder looks for rule steps to a normal form (`search_seconds`).  Either
+    way only a certificate the checker accepts makes the verdict "streamable"."""
+    import wirefuse
     from .theorems.stream import NotNormal, decompose
     a = Analysis(name, term, stream, source=source)
     if stream is None:
@@ -569,6 +575,11 @@ def analyse_term(term: Term, stream: str | None, name: str = "term",
         why_not = None
     except NotNormal as e:
         why_not = str(e)
+    prove = getattr(wirefuse, "prove", None) if use_prover else None
+    if prove is not None and why_not is not None:  # a normal form needs no search
+        a.method = "e-graph prover (wirefuse.prove)"
+        return _from_proof(prove(term, stream=stream), a)
+    a.method = "inspection" if why_not is None else "path finder (rewrite.pathfind)"
     try:
         from .rewrite.pathfind import find_path
         from .theorems.certificate import make_certificate, stream_form_of
@@ -596,29 +607,51 @@ def analyse_term(term: Term, stream: str | None, name: str = "term",
     return a
 
 
+def _from_proof(res, a: Analysis) -> Analysis:
+    """Fill an Analysis from the prover's answer (.streamable, .reason, .certificate,
+    .stream_form), re-running the checker on the certificate for the report's own verdict."""
+    cert = getattr(res, "certificate", None)
+    a.certificate = cert
+    a.steps = cert.get("steps") if isinstance(cert, dict) else None
+    a.reason = str(getattr(res, "reason", "") or "")
+    a.checker, a.checker_ok = check_certificate(cert) if cert is not None else (None, None)
+    # streamable only if the prover says so AND the checker accepts its certificate
+    if getattr(res, "streamable", False) and a.checker_ok:
+        a.streamable, a.stream_form = True, getattr(res, "stream_form", None)
+    elif getattr(res, "refuted", False):  # "not proven" unless the prover refuted the claim
+        a.streamable = False
+    if a.streamable and a.stream_form is None:
+        from .theorems.certificate import stream_form_of
+        a.stream_form = stream_form_of(cert)
+    return a
+
+
 def analyse_function(fn, axes, stream: str | None, name: str | None = None,
-                     search_seconds: float = 5.0) -> Analysis:
-    """Trace `fn`; with `stream`, prove (wirefuse.prove) and check the certificate."""
+                     search_seconds: float = 5.0, use_prover: bool = True) -> Analysis:
+    """Trace `fn`; with `stream`, prove (wirefuse.prove, unless the traced term is already in
+    normal form or `use_prover` is off: then as analyse_term) and check the certificate."""
     import wirefuse
     name = name or getattr(fn, "__name__", "function")
     term = trace_function(fn, axes)
     src = function_source(fn)
-    prove = getattr(wirefuse, "prove", None)
-    if stream is None or prove is None:
-        a = analyse_term(term, stream, name, src, search_seconds)
-        if stream is not None and not a.streamable:
+    prove = getattr(wirefuse, "prove", None) if use_prover else None
+    if stream is None or prove is None or _is_normal(term, stream):
+        a = analyse_term(term, stream, name, src, search_seconds, use_prover=False)
+        if stream is not None and not a.streamable and use_prover:
             a.reason += " (the e-graph prover is not available in this build)"
         return a
-    res = prove(fn, axes=axes, stream=stream)
-    cert = getattr(res, "certificate", None)
-    steps = cert.get("steps") if isinstance(cert, dict) else getattr(cert, "steps", None)
-    a = Analysis(name, term, stream, bool(getattr(res, "streamable", False)),
-                 str(getattr(res, "reason", "") or ""), getattr(res, "stream_form", None),
-                 steps, source=src, certificate=cert)
-    if not a.streamable:  # "not proven" unless the prover says it refuted the claim
-        a.streamable = False if getattr(res, "refuted", False) else None
-    a.checker, a.checker_ok = check_certificate(cert) if cert is not None else (None, None)
-    return a
+    a = Analysis(name, term, stream, source=src)
+    a.method = "e-graph prover (wirefuse.prove)"
+    return _from_proof(prove(fn, axes=axes, stream=stream), a)
+
+
+def _is_normal(term: Term, stream: str) -> bool:
+    from .theorems.stream import NotNormal, decompose
+    try:
+        decompose(term, stream)
+    except NotNormal:
+        return False
+    return True
 
 
 def check_certificate(cert) -> tuple[str, bool | None]:
@@ -643,8 +676,9 @@ def _canon(t: Term) -> Term:
 
 
 def render_report(a: Analysis, svg: str | None, bench: list[dict] | None = None) -> str:
+    reason = a.reason + (f" [search: {a.method}]" if a.method else "")
     return build_page(title=f"wirefuse report: {a.name}", source=a.source, svg=svg,
-                      verdict=a.verdict, streamable=a.streamable, reason=a.reason,
+                      verdict=a.verdict, streamable=a.streamable, reason=reason,
                       stream_form=a.stream_form, steps=a.steps if a.stream else None,
                       start=_canon(a.term) if a.steps else a.term, checker=a.checker, checker_ok=a.checker_ok, bench=bench,
                       variant=a.name, term=a.term)

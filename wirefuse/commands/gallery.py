@@ -1,6 +1,6 @@
 """`wirefuse gallery`: render every example variant to SVG (and an HTML report), plus an index.
 
-    wirefuse gallery -o docs/gallery/ [--examples examples/] [--reports]
+    wirefuse gallery -o docs/gallery/ [--examples examples/] [--reports] [--no-egraph]
 
 Each `examples/*.py` defines `EXAMPLES = {name: {"axes": ..., "stream": ..., "expected": ...}}`
 (the function is the module attribute `name`, or the entry's "fn").  One command regenerates
@@ -23,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("--examples", default="examples", help="folder of example modules")
     p.add_argument("--reports", action="store_true",
                    help="also write one HTML proof report per variant (about 80 KB each)")
+    p.add_argument("--no-egraph", dest="egraph", action="store_false",
+                   help="prove with the path finder only (fast), not the e-graph prover")
     p.set_defaults(run=run)
 
 
@@ -80,7 +82,7 @@ def run(args) -> int:
         try:
             if fn is None or not callable(fn):
                 raise UserError(f"{path} lists {name} in EXAMPLES but defines no such function")
-            a = analyse_function(fn, axes, stream, name=name)
+            a = analyse_function(fn, axes, stream, name=name, use_prover=args.egraph)
             svg = draw(a.term, stream=a.stream, stream_form=a.stream_form, levels=True,
                        title=f"{name}  ({os.path.basename(path)})")
             write_text(os.path.join(args.output, slug + ".svg"), svg)

@@ -25,6 +25,9 @@ def add_target_args(p) -> None:
     p.add_argument("--stream", help="the axis to stream along; highlighted, and if the term is "
                    "proven streamable along it, its stream form is drawn too")
     p.add_argument("--term", help="draw this s-expression instead of tracing a function")
+    p.add_argument("--no-egraph", dest="egraph", action="store_false",
+                   help="search with the path finder only (seconds), not the e-graph prover; "
+                   "a verdict still needs the checker's acceptance")
 
 
 def analysis_from_args(args):
@@ -39,14 +42,15 @@ def analysis_from_args(args):
             term = parse(args.term)
         except TermError as e:
             raise UserError(f"--term does not parse: {e}") from None
-        a = analyse_term(term, args.stream)
+        a = analyse_term(term, args.stream, use_prover=args.egraph)
     elif args.target:
         from ..loading import load_function
         fn = load_function(args.target)
         if not args.axes:
             raise UserError('--axes is required with FILE.py:FUNC, e.g. --axes '
                             '"q: b h i d, k: b h j d, v: b h j e"')
-        a = analyse_function(fn, args.axes, args.stream, name=args.target.rpartition(":")[2])
+        a = analyse_function(fn, args.axes, args.stream, name=args.target.rpartition(":")[2],
+                             use_prover=args.egraph)
     else:
         raise UserError("give FILE.py:FUNC (with --axes) or --term SEXPR")
     if args.stream and not args.stream.isidentifier():
