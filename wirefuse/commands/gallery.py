@@ -127,7 +127,8 @@ def index_page(cards, reports: bool) -> str:
             f"<div class='card'><h3>{html.escape(name)} <small>{src}</small></h3>"
             f"<p><span class='v {cls}'>{html.escape(a.verdict)}</span> "
             f"<span class='muted'>{agree}</span></p>"
-            f"<p class='muted'>{html.escape(a.reason)}</p>"
+            f"<p class='muted'>{html.escape(a.reason)}"
+            + (f" <i>(search: {html.escape(a.method)})</i>" if a.method else "") + "</p>"
             f"<a href='{slug}.svg'><img src='{slug}.svg' alt='diagram of {html.escape(name)}'>"
             f"</a><p><a href='{slug}.svg'>diagram</a>{link}</p></div>")
     css = ("body{font-family:system-ui,sans-serif;margin:0;background:#fafbfc;color:#1d2330}"
