@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..rules import ALL_RULES
-from ..rules.base import canon
+from ..rules.base import canon, rebuild
 from ..theorems.stream import NotNormal, decompose
 from .term import Opaque, Reduce, Size, Term
 
@@ -89,7 +89,9 @@ def successors(t: Term, rules=None):
         seen_pos.add(pos)
         for name, r in rules.items():
             for new, b in r.rewrite(sub):
-                yield name, pos, b, canon(t.replace_at(pos, new))
+                out = rebuild(t, pos, new)
+                if out is not None:
+                    yield name, pos, b, out
 
 
 def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int = 600,

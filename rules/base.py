@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..rewrite.sexpr import to_sexpr
-from ..rewrite.term import Const, Elem, Reduce, Term
+from ..rewrite.term import Const, Elem, Reduce, Term, TermError
 
 Bindings = dict
 
@@ -132,8 +132,20 @@ def apply_step(term: Term, rule_: Rule, pos: tuple[int, ...], bindings: Bindings
         return None
     for new, b in rule_.rewrite(sub):
         if b == bindings:
-            return canon(term.replace_at(tuple(pos), new))
+            return rebuild(term, tuple(pos), new)
     return None
+
+
+def rebuild(term: Term, pos: tuple[int, ...], new: Term) -> Term | None:
+    """canon(term with `new` at `pos`), or None if that is not a well-formed term with the same
+    axes.  A rewrite may drop axes from a subterm (x^0 = 1): values agree pointwise under
+    broadcasting by name, but the whole term must keep its axes (and a layout or rename above
+    must still make sense)."""
+    try:
+        out = term.replace_at(pos, new)
+    except TermError:
+        return None
+    return canon(out) if set(out.axes) == set(term.axes) else None
 
 
 def reductions_over(t: Term, axis: str) -> list[Reduce]:
