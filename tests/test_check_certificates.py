@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 from wirefuse.rewrite.check import Reject, _check_numerics, check_certificate
 from wirefuse.rewrite.evaluate import evaluate, evaluate_labelled
@@ -314,3 +315,47 @@ def test_path_to_a_given_target(name, target):
     steps = find_path(t, "j", target=parse(target), require_target=True)
     assert steps is not None and steps[-1].term is canon(parse(target))
     assert check_certificate(make_certificate(t, "j", steps)).ok
+
+
+# --- random tampering: whatever the checker accepts is true ------------------------------------------
+MUTATIONS = ["rule", "position", "delete", "swap", "tail", "body", "monoid", "axis"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(["softmax_stable", "l1", "softmax_sq", "relu_count", "spherical"]),
+       how=st.sampled_from(MUTATIONS), data=st.data())
+def test_random_tampering_never_yields_a_false_acceptance(certs, name, how, data):
+    from wirefuse.rules import ALL_RULES
+    c = copy.deepcopy(certs[name])
+    steps = c["steps"]
+    pick = lambda xs: data.draw(st.sampled_from(xs))  # noqa: E731
+    if how == "rule" and steps:
+        pick(steps)["rule"] = pick(sorted(ALL_RULES))
+    elif how == "position" and steps:
+        s = pick(steps)
+        s["position"] = s["position"][:-1] + [data.draw(st.integers(0, 3))] \
+            if s["position"] else [data.draw(st.integers(0, 3))]
+    elif how == "delete" and steps:
+        steps.pop(data.draw(st.integers(0, len(steps) - 1)))
+    elif how == "swap" and len(steps) > 1:
+        i = data.draw(st.integers(0, len(steps) - 2))
+        steps[i], steps[i + 1] = steps[i + 1], steps[i]
+    elif how == "tail":
+        c["tail"] = f"(mul {pick(['2.0', '1.0000001', '-1.0'])} {c['tail']})"
+    elif how == "body":
+        s = pick(c["state"])
+        s["body"] = pick([x["body"] for x in c["state"]] + ["(exp s[i,j])", "1.0"])
+    elif how == "monoid":
+        pick(c["state"])["monoid"] = pick(["sum", "max", "min", "prod"])
+    elif how == "axis":
+        c["stream_axis"] = pick(["i", "d", "e", "j"])
+    r = check_certificate(c)
+    if r.ok:  # accepted: then what it states must be true of the term it names
+        term = parse(c["term"]["sexpr"])
+        env = _inputs(name, seed=7)
+        sf = stream_form_of(c)
+        a, b = evaluate(term, **env), evaluate(sf.as_term(), **env)
+        assert torch.allclose(a, b.reshape(a.shape) if b.numel() == a.numel() else b,
+                              rtol=1e-9, atol=1e-12)
+    else:
+        assert r.reason and r.part
