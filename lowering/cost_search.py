@@ -80,8 +80,9 @@ def best_candidate(stream_form: StreamForm, term: Term, sizes: dict, dtype: str 
 def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
             dtype: str = "bf16", device="h100", shift=None, top: int | None = None,
             forms=FORMS) -> list[Candidate]:
-    """Ranked candidates (best first) for `source`: a function (traced and proven by
-    `wirefuse.prove(fn, axes=..., stream=...)`), a Term, or an s-expression in stream normal form.
+    """Ranked candidates (best first) for `source`: a function (traced, proven and its
+    certificate checked, as `wirefuse report` does), a Term, or an s-expression in stream
+    normal form.
 
     A function the prover cannot stream is ranked with its unfused form alone.  `shift`: the
     running-max term u (s-expression or Term) when `source` is a hand-written softmax-like form.
@@ -98,21 +99,18 @@ def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
         raise UserError("sizes are required, e.g. sizes=dict(b=1, h=16, i=1, j=65536, ...)")
     sf, note = None, ""
     if callable(source) and not isinstance(source, Term):
-        import wirefuse
         if axes is None:
             raise UserError("--axes is needed to trace a function, e.g. "
                             "--axes \"q: b h i d, k: b h j d, v: b h j e\"")
-        term = wirefuse.trace(source, axes)      # the unfused form is the function as written
-        prove = getattr(wirefuse, "prove", None)
-        try:
-            if prove is not None:
-                sf = getattr(prove(source, axes=axes, stream=stream), "stream_form", None)
-                if sf is None:
-                    note = f"not proven streamable along {stream}"
-            else:
-                sf = decompose(term, stream)    # no prover in this build: only a normal form
-        except (UserError, NotNormal) as e:
-            note = f"no stream form along {stream} ({e})"
+        # Trace, prove (wirefuse.prove when present, else the path finder) and check the
+        # certificate, as `wirefuse report` and `export` do; the unfused form is the trace.
+        from ..report import analyse_function
+        a = analyse_function(source, axes, stream)
+        term = a.term
+        if a.streamable and a.stream_form is not None and a.checker_ok is not False:
+            sf = a.stream_form
+        else:
+            note = f"not proven streamable along {stream} ({a.reason})"
         if sf is None:
             forms = tuple(f for f in forms if f == "unfused")
             note += "; ranking the unfused form only"
