@@ -18,7 +18,6 @@ True
 """
 from __future__ import annotations
 
-import colorsys
 import hashlib
 from dataclasses import dataclass, field
 
@@ -33,9 +32,18 @@ PALETTE = {
     "e": "#8e44ad",  # value dim: purple
     "b": "#a0522d",  # batch: brown
     "h": "#d4a017",  # heads: ochre
-    "n": "#17a2b8",
-    "k": "#e377c2",
+    "n": "#17a2b8",  # sequence: cyan
+    "k": "#e377c2",  # pink
+    "t": "#0d9488",  # tokens: teal
+    "o": "#c026d3",  # output features: magenta
+    "c": "#7a8b00",  # classes / vocabulary: olive
+    "s": "#475569",  # slate
 }
+
+# Other names hash into these: discrete, well-separated hues (a continuous hash put two axes of
+# one diagram in near-identical teals).
+EXTRA = ["#be123c", "#4f46e5", "#65a30d", "#0284c7", "#b45309", "#7c3aed", "#1e3a8a",
+         "#db2777", "#0f766e", "#a16207", "#6d28d9", "#15803d"]
 
 # Memory levels, as in the napkin diagrams (seed 004): HBM black, SMEM orange, registers green.
 LEVELS = {"HBM": "#111111", "SMEM": "#f08c00", "REG": "#2b9348"}
@@ -43,14 +51,11 @@ LEVEL_NAMES = {"HBM": "HBM", "SMEM": "SMEM", "REG": "registers"}
 
 
 def axis_colour(axis: str) -> str:
-    """The fixed colour of a common axis, else a stable hash of the name to a mid-dark hue."""
+    """The fixed colour of a common axis, else a stable hash of the name into EXTRA."""
     if axis in PALETTE:
         return PALETTE[axis]
     digest = hashlib.sha1(axis.encode()).digest()
-    hue = digest[0] / 255.0
-    light = 0.36 + (digest[1] % 8) / 100.0
-    r, g, b = colorsys.hls_to_rgb(hue, light, 0.65)
-    return "#%02x%02x%02x" % (round(r * 255), round(g * 255), round(b * 255))
+    return EXTRA[int.from_bytes(digest[:4], "big") % len(EXTRA)]
 
 
 def text_width(s: str, size: float) -> float:
