@@ -77,6 +77,21 @@ def best_candidate(stream_form: StreamForm, term: Term, sizes: dict, dtype: str 
     return ranked[0]
 
 
+def export_config(c: Candidate) -> dict:
+    """A candidate as the CONFIG dict of a module written by kernels/export.py.
+
+    >>> from wirefuse.lowering.cost import reference_form
+    >>> sf, term = reference_form("softmax")
+    >>> export_config(best_candidate(sf, term, dict(b=1, h=16, i=1, j=65536, d=128, e=128)))
+    {'block_m': 16, 'block_n': 128, 'num_warps': 4, 'num_stages': 3, 'splits': 8}
+    """
+    if c.form == "unfused":
+        raise UserError("the unfused form is plain PyTorch; there is no kernel config to export")
+    cfg = c.config
+    return {"block_m": cfg["BLOCK_M"], "block_n": cfg["BLOCK_N"], "num_warps": cfg["num_warps"],
+            "num_stages": cfg["num_stages"], "splits": c.splits}
+
+
 def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
             dtype: str = "bf16", device="h100", shift=None, top: int | None = None,
             forms=FORMS) -> list[Candidate]:
