@@ -158,20 +158,18 @@ def _check(args):
     return sz, fdt
 
 
-def _config(sz, device):
+def _config(sz, device, dtype):
     cfg = dict(CONFIG)
     gpu = device.type == "cuda"
-    big = max(LIMITS.values()) if LIMITS else 64
+    wide = dtype == torch.float32  # fp32 tiles take twice the shared memory
     if cfg["block_m"] is None:
-        cfg["block_m"] = 128 if gpu and sz[ROW] > 64 else 16 if not gpu else 64
-        if not gpu:
-            cfg["block_m"] = 16
+        cfg["block_m"] = 16 if not gpu or sz[ROW] <= 16 else 64 if wide or sz[ROW] <= 64 else 128
     if cfg["block_n"] is None:
-        cfg["block_n"] = 64 if gpu else 16
+        cfg["block_n"] = 16 if not gpu else 32 if wide else 64
     if cfg["num_warps"] is None:
         cfg["num_warps"] = 8 if gpu and cfg["block_m"] >= 128 else 4
     if cfg["num_stages"] is None:
-        cfg["num_stages"] = 3 if gpu else 1
+        cfg["num_stages"] = 1 if not gpu else 2 if wide else 3
     if cfg["splits"] is None:  # split the keys when rows x groups leave SMs idle (decoding)
         cfg["splits"] = 1
         if gpu:
@@ -181,9 +179,8 @@ def _config(sz, device):
                     progs *= sz[a]
             sms = torch.cuda.get_device_properties(device).multi_processor_count
             if progs < sms:
-                cfg["splits"] = max(1, min(triton.cdiv(2 * sms, progs),
+                cfg["splits"] = max(1, min(triton.cdiv(4 * sms, progs),
                                            triton.cdiv(sz[STREAM], cfg["block_n"])))
-    del big
     return cfg
 
 
@@ -194,7 +191,7 @@ def _op({ann}) -> torch.Tensor:
     out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
     if out.numel() == 0:
         return out
-    return _launch(dict(zip(ARGS, args)), sz, out, _config(sz, out.device))
+    return _launch(dict(zip(ARGS, args)), sz, out, _config(sz, out.device, fdt))
 
 
 @_op.register_fake
@@ -206,7 +203,8 @@ def _({sig}):
 
 def {name}({sig}):
     """The fused kernel for `{name}` (same positional arguments and result as the source)."""
-    _check(({sig},))
+    if not torch.compiler.is_compiling():  # under torch.compile the fake implementation checks
+        _check(({sig},))
     return _op({sig})
 
 

@@ -62,8 +62,9 @@ class Emitter:
     Common subterms are computed once (`self.lines` gets one assignment per node)."""
 
     def __init__(self, nest: LoopNest, dim0: str | None, dim1: str | None, prefix: str,
-                 leaves: dict | None = None):
+                 leaves: dict | None = None, nomask=()):
         self.nest, self.dims, self.prefix = nest, (dim0, dim1), prefix
+        self.nomask = set(nomask)  # axes known to be in range (full blocks): no load mask
         self.lines: list[str] = []
         self.count = 0  # names stay unique when the caller takes `lines` away in pieces
         self.done: dict[Term, str] = dict(leaves or {})
@@ -71,10 +72,11 @@ class Emitter:
     def index(self, axis: str) -> tuple[str, str | None]:
         if axis in self.nest.group:
             return f"gi_{axis}", None
+        ok = axis not in self.nomask
         if axis == self.dims[0]:
-            return f"ix_{axis}[:, None]", f"ok_{axis}[:, None]"
+            return f"ix_{axis}[:, None]", f"ok_{axis}[:, None]" if ok else None
         if axis == self.dims[1]:
-            return f"ix_{axis}[None, :]", f"ok_{axis}[None, :]"
+            return f"ix_{axis}[None, :]", f"ok_{axis}[None, :]" if ok else None
         raise Unsupported(f"axis {axis} does not fit the ({self.dims[0]}, {self.dims[1]}) tile")
 
     def load(self, inp: Input) -> str:
@@ -148,6 +150,9 @@ class Emitter:
             return self._assign(f"({a[0]}).to(tl.float32)")
         if op == "pow":
             return self._assign(self._pow(t, a))
+        if op == "div" and not (set(t.args[1].axes) - set(self.nest.group)):
+            # a divisor without tile axes (e.g. √|d|): one reciprocal, then a multiply per element
+            return self._assign(f"{a[0]} * (1.0 / {a[1]})")
         if op in _BINOPS:
             return self._assign(f"{a[0]} {_BINOPS[op]} {a[1]}")
         if op in _CALLS:
@@ -291,60 +296,12 @@ def stream_kernel(nest: LoopNest) -> str:
         L.append(f"# causal ({nest.causal} is j ≤ i): key blocks past this row block's last row "
                  "are fully masked; skip them")
         L.append(f"hi = tl.minimum(hi, (pid_m + 1) * BLOCK_M)")
-    L.append("for start in range(lo, hi, BLOCK_N):")
-    B = [f"ix_{j} = start + tl.arange(0, BLOCK_N)", f"ok_{j} = ix_{j} < hi"]
-    leaves = {}
-    for k, c in enumerate(nest.contractions):
-        ce = Emitter(nest, c.axis, j, f"b{k}_")
-        v = ce.emit(c.colside[0] if len(c.colside) == 1 else Elem("mul", c.colside))
-        if len(c.colside) == 1 and isinstance(c.colside[0], Input):
-            ce.lines[-1] = ce.lines[-1].replace(".to(tl.float32)", "")
-        B += ce.lines
-        B.append(f"s{k} = tl.dot({row_ops[k]}.to({v}.dtype), {v}, "
-                 f"input_precision=DOT_PRECISION)  # Σ_{c.axis}, fp32 accumulation")
-        leaves[c.term] = f"s{k}"
-    fe = Emitter(nest, r, j, "f", leaves)
-    k_pow = 0
-    if nest.shift is not None:
-        u = fe.emit(nest.shift)
-        B += fe.lines
-        fe.lines = []
-        B.append(f"u = tl.where(ok_{j}[None, :], {u}, float(\"-inf\"))")
-        B.append("m_new = tl.maximum(run_max, tl.max(u, 1))")
-        B.append("m_safe = tl.where(m_new == float(\"-inf\"), 0.0, m_new)  # no −∞ − (−∞)")
-        B.append("alpha = tl.exp(run_max - m_safe)")
-        B.append("e_u = tl.exp(u - m_safe[:, None])  # e^u rescaled by e^(−M)")
-        B.append("run_max = m_new")
-        fe.done[Elem("exp", (nest.shift,))] = "e_u"
-        k_pow = max(c.shift_power for c in nest.components)
-    for c in nest.components:
-        v = fe.emit(c.field)
-        B += fe.lines
-        fe.lines = []
-        ident = _ident(c.monoid)
-        B.append(f"w_{c.name} = tl.where(ok_{j}[None, :], {v} + tl.zeros([BLOCK_M, BLOCK_N], "
-                 f"tl.float32), {ident})")
-        scale = " * ".join(["alpha"] * c.shift_power)
-        old = f"acc_{c.name} * {scale}" if c.shift_power else f"acc_{c.name}"
-        if c.shift_power and c.kind == "dot":
-            old = f"acc_{c.name} * ({scale})[:, None]"
-        if c.kind == "dot":
-            ve = Emitter(nest, j, nest.value, f"v_{c.name}_")
-            vv = ve.emit(c.value)
-            if isinstance(c.value, Input):
-                ve.lines[-1] = ve.lines[-1].replace(".to(tl.float32)", "")
-            B += ve.lines
-            B.append(f"acc_{c.name} = {old} + tl.dot(w_{c.name}.to({vv}.dtype), {vv}, "
-                     f"input_precision=DOT_PRECISION)")
-        elif c.monoid == "sum":
-            B.append(f"acc_{c.name} = {old} + tl.sum(w_{c.name}, 1)")
-        elif c.monoid in ("max", "min"):
-            fn = "tl.maximum" if c.monoid == "max" else "tl.minimum"
-            B.append(f"acc_{c.name} = {fn}(acc_{c.name}, tl.{c.monoid}(w_{c.name}, 1))")
-        else:
-            raise Unsupported(f"the {c.monoid} monoid has no state update in the generator")
-    del k_pow
-    L += _indent(B)
+    L.append("# full key blocks first (no key mask), then the last, partial block (masked)")
+    L.append(f"hi_full = lo + (hi - lo) // BLOCK_N * BLOCK_N")
+    L.append("for start in range(lo, hi_full, BLOCK_N):")
+    L += _indent(_loop_body(nest, row_ops, masked=False))
+    L.append("if hi_full < hi:")
+    L += _indent(["start = hi_full"] + _loop_body(nest, row_ops, masked=True))
     L.append("if SPLIT:  # partial states for _combine_kernel: [P, |G|, |i|(, |e|)] fp32")
     S = [f"base = (pid_p * tl.num_programs(1) + pid_g) * sz_{r}"]
     for c in nest.components:
@@ -359,6 +316,69 @@ def stream_kernel(nest: LoopNest) -> str:
     L.append("else:")
     L += _indent(_tail_store(nest, {c.name: f"acc_{c.name}" for c in nest.components}))
     return _function("_stream_kernel", params, L)
+
+
+def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool) -> list[str]:
+    """One key block: contractions, field, state updates.  Unmasked for full blocks: the key
+    index is in range there, so no key mask on loads and no identity select."""
+    j, r = nest.stream, nest.row
+    B = [f"ix_{j} = start + tl.arange(0, BLOCK_N)"]
+    if masked:
+        B.append(f"ok_{j} = ix_{j} < hi")
+    nomask = set() if masked else {j}
+    leaves = {}
+    for k, c in enumerate(nest.contractions):
+        ce = Emitter(nest, c.axis, j, f"b{k}_", nomask=nomask)
+        v = ce.emit(c.colside[0] if len(c.colside) == 1 else Elem("mul", c.colside))
+        if len(c.colside) == 1 and isinstance(c.colside[0], Input):
+            ce.lines[-1] = ce.lines[-1].replace(".to(tl.float32)", "")
+        B += ce.lines
+        B.append(f"s{k} = tl.dot({row_ops[k]}.to({v}.dtype), {v}, "
+                 f"input_precision=DOT_PRECISION)  # Σ_{c.axis}, fp32 accumulation")
+        leaves[c.term] = f"s{k}"
+    fe = Emitter(nest, r, j, "f", leaves, nomask=nomask)
+    k_pow = 0
+    if nest.shift is not None:
+        u = fe.emit(nest.shift)
+        B += fe.lines
+        fe.lines = []
+        B.append(f"u = tl.where(ok_{j}[None, :], {u}, float(\"-inf\"))" if masked else f"u = {u}")
+        B.append("m_new = tl.maximum(run_max, tl.max(u, 1))")
+        B.append("m_safe = tl.where(m_new == float(\"-inf\"), 0.0, m_new)  # no −∞ − (−∞)")
+        B.append("alpha = tl.exp(run_max - m_safe)")
+        B.append("e_u = tl.exp(u - m_safe[:, None])  # e^u rescaled by e^(−M)")
+        B.append("run_max = m_new")
+        fe.done[Elem("exp", (nest.shift,))] = "e_u"
+        k_pow = max(c.shift_power for c in nest.components)
+    for c in nest.components:
+        v = fe.emit(c.field)
+        B += fe.lines
+        fe.lines = []
+        ident = _ident(c.monoid)
+        full = f"{v} + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)"
+        B.append(f"w_{c.name} = tl.where(ok_{j}[None, :], {full}, {ident})" if masked else
+                 f"w_{c.name} = {full}")
+        scale = " * ".join(["alpha"] * c.shift_power)
+        old = f"acc_{c.name} * {scale}" if c.shift_power else f"acc_{c.name}"
+        if c.shift_power and c.kind == "dot":
+            old = f"acc_{c.name} * ({scale})[:, None]"
+        if c.kind == "dot":
+            ve = Emitter(nest, j, nest.value, f"v_{c.name}_", nomask=nomask)
+            vv = ve.emit(c.value)
+            if isinstance(c.value, Input):
+                ve.lines[-1] = ve.lines[-1].replace(".to(tl.float32)", "")
+            B += ve.lines
+            B.append(f"acc_{c.name} = {old} + tl.dot(w_{c.name}.to({vv}.dtype), {vv}, "
+                     f"input_precision=DOT_PRECISION)")
+        elif c.monoid == "sum":
+            B.append(f"acc_{c.name} = {old} + tl.sum(w_{c.name}, 1)")
+        elif c.monoid in ("max", "min"):
+            fn = "tl.maximum" if c.monoid == "max" else "tl.minimum"
+            B.append(f"acc_{c.name} = {fn}(acc_{c.name}, tl.{c.monoid}(w_{c.name}, 1))")
+        else:
+            raise Unsupported(f"the {c.monoid} monoid has no state update in the generator")
+    del k_pow
+    return B
 
 
 def combine_kernel(nest: LoopNest) -> str:

