@@ -13,11 +13,15 @@ shape cut down to at most 512 queries × 8192 keys), then times it with triton's
 (median), and measures the device's HBM copy bandwidth, dense bf16 matmul rate, exp throughput
 and launch overhead.  `report` computes Spearman's rank correlation of predicted vs measured
 times, per shape whether the model's top-1 measures within 10% of the best, and writes the
-table, an SVG scatter plot and the device facts to docs/costmodel.md.
+table, an SVG scatter plot (and a PNG when matplotlib is importable: run `report` with a
+Python that has it; it is no project dependency) and the device facts to docs/costmodel.md.
 
-Kernels: generated modules from kernels/ when present (not yet: see docs/costmodel.md), else
-the hand-written Triton loops in bench/costmodel_kernels.py, which have the loop structure the
-lowering emits.
+Kernels, three families: "generated" (proven from examples/attention.py and written by
+kernels/export.py into bench/generated_cm/ by `plan`; each point sets the module's CONFIG),
+"hand" (bench/costmodel_kernels.py: plain Triton loops with the same structure), and "torch"
+(the example functions run eagerly: the unfused form).  `plan --cost-only --out P` re-costs
+the points without rewriting the kernel modules; `report --plan P` compares another plan's
+predictions with the same measurements.
 """
 from __future__ import annotations
 
