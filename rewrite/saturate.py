@@ -51,7 +51,7 @@ class Limits:
 
 @dataclass
 class Saturation:
-    status: str                  # "saturated", "iteration limit", "node limit", "time limit"
+    status: str  # "saturated", "iteration limit", "node limit", "time limit", "stopped: goal found"
     seconds: float
     enodes: int
     iterations: int
@@ -61,7 +61,7 @@ class Saturation:
 
     @property
     def limit_hit(self) -> bool:
-        return self.status != "saturated"
+        return self.status not in ("saturated", "stopped: goal found")
 
     def graph(self) -> SerializedGraph:
         """The serialized e-graph (computed once per stage)."""
@@ -109,7 +109,9 @@ class Saturator:
         self.iterations = 0
         self.seconds = 0.0
 
-    def run(self, stage: str = "base") -> Saturation:
+    def run(self, stage: str = "base", until=None) -> Saturation:
+        """Iterate until saturated, a limit, or `until(egraph)` returns True (checked after each
+        iteration: the prover stops once a stream normal form can be extracted)."""
         rs = rulesets()
         lim = self.limits
         phases = ["algebra"] + (["expand"] if stage == "expand" else [])
@@ -131,6 +133,9 @@ class Saturator:
             step = self.egraph.run(run(main, scheduler=back_off(
                 match_limit=lim.match_limit, ban_length=lim.ban_length)))
             self.iterations += 1
+            if until is not None and until(self.egraph):
+                status = "stopped: goal found"
+                break
             if not step.updated and not cheap.updated:
                 # A banned rule may still have work: egglog reports no update only when
                 # nothing fired, and back-off unbans after `ban_length` idle iterations, so

@@ -46,12 +46,13 @@ SQUARE_TO_POW = _respell("square_to_pow", "square", 2.0, "x² = x^2")
 MAX_ARITY = 8
 
 
-def _flatten(ctor):
+def _flatten(ctor, unit):
     # x ∈ ms is bound by matching x as a node of the same kind first (contains needs it bound).
     # A class can contain a node over itself (X = mul{X, 1} once 1·X = X is known), and
     # flattening that forever adds elements: the arity bound keeps it finite; subsuming the
     # nested node keeps it from being matched again.
-    return rule(ctor(ms), eq_(x, ctor(ms2)), ms.contains(x),
+    return rule(ctor(ms), eq_(x, ctor(ms2)), ms.contains(x), ms2.not_contains(x),
+                ms.not_contains(unit), ms2.not_contains(unit),
                 ms.length() + ms2.length() <= i64(MAX_ARITY + 1)).then(
         union(ctor(ms)).with_(ctor(ms.remove(x) + ms2)), subsume(ctor(ms)))
 
@@ -62,7 +63,7 @@ def eq_(v, e):
 
 
 FLATTEN = egg_rule("flatten", "((a + b) + c) = a + b + c,  ((a·b)·c) = a·b·c", "normalize",
-                   _flatten(Tm.add), _flatten(Tm.mul))
+                   _flatten(Tm.add, one(0.0)), _flatten(Tm.mul, one(1.0)))
 # Not a rule of the table: a one-element add/mul *is* its element (decoding maps it so too).
 NARY_SINGLE = egg_rule("nary_single", "add{a} = a, mul{a} = a (encoding identity)", "normalize",
                        rule(Tm.add(ms), ms.length() == i64(1)).then(
@@ -74,6 +75,8 @@ DROP_UNIT = egg_rule("drop_unit", "1 · a = a,  0 + a = a", "normalize",
                          union(Tm.mul(ms)).with_(Tm.mul(ms.remove(one(1.0)))), subsume(Tm.mul(ms))),
                      rule(Tm.add(ms), ms.contains(one(0.0)), ms.length() > i64(1)).then(
                          union(Tm.add(ms)).with_(Tm.add(ms.remove(one(0.0)))), subsume(Tm.add(ms))))
+CONST_FOLD = egg_rule("const_fold", "f(c1, …, ck) = its value (here only 1^p = 1)", "normalize",
+                      rewrite(_pow(one(1.0), Tm.const(u))).to(one(1.0)))
 POW_ONE = egg_rule("pow_one", "x^1 = x", "normalize", rewrite(_pow(a, one(1.0))).to(a))
 POW_ZERO = egg_rule("pow_zero", "x^0 = 1", "normalize",
                     rule(_pow(a, one(0.0))).then(union(_pow(a, one(0.0))).with_(one(1.0)),
@@ -147,5 +150,5 @@ DISTRIBUTE = egg_rule(
             Tm.mul(ms.remove(x).insert(Tm.add(ms2.remove(ms2.pick())))))))))
 
 EGG_ALGEBRA = [SUB_TO_ADD_NEG, NEG_TO_MUL, DIV_TO_MUL_POW, SQRT_TO_POW, RSQRT_TO_POW,
-               SQUARE_TO_POW, FLATTEN, NARY_SINGLE, DROP_UNIT, POW_ONE, POW_ZERO, POW_OF_PRODUCT,
+               SQUARE_TO_POW, FLATTEN, CONST_FOLD, NARY_SINGLE, DROP_UNIT, POW_ONE, POW_ZERO, POW_OF_PRODUCT,
                POW_OF_POW, COLLECT_POWERS, EXP_OF_SUM, POW_OF_EXP, DISTRIBUTE]
