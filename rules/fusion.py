@@ -85,5 +85,14 @@ def normalised_contraction(a1, a2, b, x: Term, y: Term, axis: str) -> tuple[Stre
                 f"{nonlocal_reason(o.body, axis) is None and nonlocal_reason(z.body, axis) is None}"]
 
 
+def parallel_split(sf: StreamForm, parts: int) -> tuple[StreamForm, list[str]]:
+    """The parallel split (split-KV, "flash decoding"): cut n into `parts` pieces, stream each
+    on its own from the identity, combine the `parts` states with ⊙ in any bracketing, then
+    apply the tail.  The same stream form serves; what makes it right is associativity of ⊙
+    with its identity, which rewrite.check proves for every certificate's combine."""
+    return sf, [f"{parts} ≥ 1: {parts >= 1}", "⊙ associative with identity (checked per "
+                "certificate): any bracketing of the part states gives the sequential state"]
+
+
 def obligations_hold(obligations: list[str]) -> bool:
     return all(not o.endswith("False") for o in obligations)

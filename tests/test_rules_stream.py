@@ -169,3 +169,22 @@ def test_fuzz_claimed_proofs_check_and_agree(a1, a2, b, power, seed):
     e1, e2 = evaluate(term, s=env["s"], v=env["v"]), evaluate(steps[-1].term, s=env["s"], v=env["v"])
     ok = torch.isfinite(e1) & torch.isfinite(e2)
     assert torch.allclose(e1[ok], e2[ok], rtol=1e-8, atol=1e-10)
+
+
+def test_parallel_split_any_bracketing():
+    """Split-KV: four parts streamed alone, combined as (a⊙b)⊙(c⊙d), equal the softmax."""
+    from wirefuse.rules.fusion import parallel_split
+    sf = sf_of("(div (sum@j (mul (exp s[i,j]) v[j,e])) (sum@j (exp s[i,j])))")
+    info = find_shift(sf)
+    sf, obl = parallel_split(sf, 4)
+    assert obligations_hold(obl)
+    g = torch.Generator().manual_seed(5)
+    s = torch.randn(2, 8, generator=g, dtype=torch.float64) * 30
+    v = torch.randn(8, 3, generator=g, dtype=torch.float64)
+    parts = [_chunk_state(sf, info, {"s": s[:, lo:lo + 2], "v": v[lo:lo + 2]}, {"j": 2})
+             for lo in range(0, 8, 2)]
+    left = _combine(sf, info, parts[0], parts[1], {})
+    right = _combine(sf, info, parts[2], parts[3], {})
+    state = _combine(sf, info, left, right, {})
+    got = evaluate(sf.tail, **{k: x.t for k, x in state.items()})
+    assert torch.allclose(got, torch.softmax(s, -1) @ v, rtol=1e-9, atol=1e-12)
