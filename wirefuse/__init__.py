@@ -15,3 +15,5 @@ from .rewrite.check import check  # noqa: E402  (the independent certificate che
 __all__ += ["check"]
 from .kernels.export import export  # noqa: E402  (prove, generate, load a Triton custom op)
 __all__ += ["export"]
+from .prover import Proof, prove  # noqa: E402  (egglog search + independent check)
+__all__ += ["prove", "Proof"]
