@@ -677,11 +677,14 @@ def _canon(t: Term) -> Term:
 
 def render_report(a: Analysis, svg: str | None, bench: list[dict] | None = None) -> str:
     reason = a.reason + (f" [search: {a.method}]" if a.method else "")
+    checker = a.checker
+    if checker is None and a.stream is not None:
+        checker = "no certificate: nothing was claimed, so there is nothing to replay"
     return build_page(title=f"wirefuse report: {a.name}", source=a.source, svg=svg,
                       verdict=a.verdict, streamable=a.streamable, reason=reason,
                       stream_form=a.stream_form, steps=a.steps if a.stream else None,
-                      start=_canon(a.term) if a.steps else a.term, checker=a.checker, checker_ok=a.checker_ok, bench=bench,
-                      variant=a.name, term=a.term)
+                      start=_canon(a.term) if a.steps else a.term, checker=checker,
+                      checker_ok=a.checker_ok, bench=bench, variant=a.name, term=a.term)
 
 
 def report_html(a: Analysis, bench: list[dict] | None = None, levels: bool = True) -> str:
