@@ -165,7 +165,7 @@ def test_examples_render_without_overlaps():
     assert entries
     for path, name, fn, axes, stream, _ in entries:
         # the path finder with a short budget: this tests drawing, not proving
-        a = analyse_term(trace_function(fn, axes), stream, name, search_seconds=0.5,
+        a = analyse_term(trace_function(fn, axes), stream, name, search_seconds=0.2,
                          use_prover=False)
         assert_no_overlaps(draw(a.term, stream=stream, stream_form=a.stream_form, levels=True,
                                 title=name))
