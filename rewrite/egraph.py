@@ -166,7 +166,10 @@ def encode(term: Term, egraph: EGraph, axes: list[str] | None = None) -> Tm:
                 and t.value == int(t.value):
             facts.append(is_int(e))
     out = done[id(term)]
-    egraph.register(out, root(out), *facts)
+    # The units must exist as terms: rules test `ms.not_contains(Tm.const(1.0))`, and a query
+    # atom over a term that is not in the e-graph never matches.
+    units = [Tm.const(0.0), Tm.const(1.0)]
+    egraph.register(out, root(out), *units, *[is_int(u) for u in units], *facts)
     return out
 
 

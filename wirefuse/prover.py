@@ -160,7 +160,8 @@ def prove(fn_or_term, axes=None, stream: str = "j", limits: Limits | None = None
             return done(False, f"not proven: the saturation hit its {res.status} "
                         f"({res.enodes} e-nodes, {res.iterations} iterations, "
                         f"{res.seconds:.2f} s) before any equal term was in stream normal form "
-                        f"along {stream}; raise the limits to search further")
+                        f"along {stream} (raise the limits to search further); the smallest "
+                        f"equal term found: {_refusal(res, stream, term)}")
         return done(False, f"not proven: no term equal to it is in stream normal form along "
                     f"{stream} (the rules saturated): {_refusal(res, stream, term)}")
     nf, _ = cand
