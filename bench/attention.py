@@ -33,7 +33,9 @@ EXTRA = {"alibi": ", bias: h i j", "causal": ", mask: i j"}
 TRY_CONFIGS = [dict(block_m=128, block_n=64, num_warps=8, num_stages=3),
                dict(block_m=128, block_n=128, num_warps=8, num_stages=2),
                dict(block_m=128, block_n=32, num_warps=4, num_stages=4),
-               dict(block_m=64, block_n=64, num_warps=4, num_stages=3)]
+               dict(block_m=64, block_n=64, num_warps=4, num_stages=3),
+               dict(block_m=128, block_n=64, num_warps=8, num_stages=2),
+               dict(block_m=64, block_n=128, num_warps=4, num_stages=2)]
 TARGETS = {"spherical": ("tflops", 600.0), "softmax": ("flex", 1.0), "causal": ("flex", 0.9)}
 
 
@@ -61,6 +63,7 @@ def generate() -> None:
 def load_kernel(name):
     spec = importlib.util.spec_from_file_location(f"_wf_{name}", GEN / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[f"_wf_{name}"] = mod  # torch.compile re-imports the module by name
     spec.loader.exec_module(mod)
     return mod, getattr(mod, name)
 
