@@ -254,6 +254,12 @@ def main(argv=None):
     if args.generate:
         return generate()
     import torch
+    # one compiled peer per variant sees every shape: keep dynamo from falling back to eager
+    # after its default 8 recompilations (that made the first run's D = 64 peers look slow)
+    for knob in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit",
+                 "accumulated_recompile_limit"):
+        if hasattr(torch._dynamo.config, knob):
+            setattr(torch._dynamo.config, knob, 1024)
     A = _examples()
     kernels = {n: load_kernel(n) for n in VARIANTS}
     results = [versions()]

@@ -104,7 +104,7 @@ def test_softmax_shapes_and_large_scores(softmax, i, j, scale, splits):
     q, k, v = rand(1, 2, i, 16, scale=scale), rand(1, 2, j, 16), rand(1, 2, j, 8)
     out = fn(q, k, v)
     assert torch.isfinite(out).all()
-    close(out, softmax_ref(q, k, v), 1e-5)
+    close(out, softmax_ref(q, k, v), 1e-5 * max(1.0, scale / 10))  # fp32 scores ~ 10^3: ulp ~ 10^-4
 
 
 def test_no_shift_means_no_rescaling(tmp_path):
