@@ -209,3 +209,31 @@ def _have_tracer() -> bool:
     except ImportError:
         return False
     return True
+
+
+def test_report_never_says_streamable_when_the_checker_rejects():
+    """A prover answer claiming a proof whose certificate does not replay is shown as not
+    proven, with the checker's rejection (the report trusts the checker, not the search)."""
+    from types import SimpleNamespace
+
+    from wirefuse.report import Analysis, _from_proof
+    from wirefuse.rewrite.pathfind import find_path
+    from wirefuse.theorems.certificate import make_certificate, stream_form_of
+    t = parse("(sum@j (mul (div (exp s[i,j]) (sum@j (exp s[i,j]))) v[j,e]))")
+    cert = make_certificate(t, "j", find_path(t, "j"))
+    good = _from_proof(SimpleNamespace(streamable=True, reason="proven", certificate=cert,
+                                       stream_form=stream_form_of(cert)),
+                       Analysis("softmax", t, "j"))
+    assert good.streamable is True and good.checker_ok is True
+    page = report_html(good)
+    assert "accepted" in page and "sum_factor_out" in page
+    bad_cert = json.loads(json.dumps(cert))
+    bad_cert["steps"][0]["rule"] = "sum_of_add"  # a step that does not replay
+    bad = _from_proof(SimpleNamespace(streamable=True, reason="proven", certificate=bad_cert,
+                                      stream_form=stream_form_of(cert)),
+                      Analysis("softmax", t, "j"))
+    assert bad.streamable is not True and bad.stream_form is None and bad.checker_ok is False
+    page = report_html(bad)
+    text = " ".join(_collect(page).text)
+    assert "not proven streamable along j" in text and "rejected" in text
+    assert bad.reason.startswith("not proven") and "Stream form" not in text

@@ -618,6 +618,8 @@ def _from_proof(res, a: Analysis) -> Analysis:
     # streamable only if the prover says so AND the checker accepts its certificate
     if getattr(res, "streamable", False) and a.checker_ok:
         a.streamable, a.stream_form = True, getattr(res, "stream_form", None)
+    elif getattr(res, "streamable", False):  # the search claims it; the checker does not agree
+        a.reason = f"not proven: the checker did not accept the prover's certificate ({a.checker})"
     elif getattr(res, "refuted", False):  # "not proven" unless the prover refuted the claim
         a.streamable = False
     if a.streamable and a.stream_form is None:
