@@ -33,6 +33,8 @@ def add_target_args(p) -> None:
 def analysis_from_args(args):
     """Trace (or parse) and, with --stream, prove: the Analysis both show and report draw."""
     from ..report import analyse_function, analyse_term
+    if args.stream and not args.stream.isidentifier():
+        raise UserError(f"--stream {args.stream!r} is not an axis name")
     if args.term:
         if args.target:
             raise UserError("give either FILE.py:FUNC or --term, not both")
@@ -53,8 +55,6 @@ def analysis_from_args(args):
                              use_prover=args.egraph)
     else:
         raise UserError("give FILE.py:FUNC (with --axes) or --term SEXPR")
-    if args.stream and not args.stream.isidentifier():
-        raise UserError(f"--stream {args.stream!r} is not an axis name")
     return a
 
 
