@@ -17,3 +17,5 @@ from .kernels.export import export  # noqa: E402  (prove, generate, load a Trito
 __all__ += ["export"]
 from .prover import Proof, prove  # noqa: E402  (egglog search + independent check)
 __all__ += ["prove", "Proof"]
+from .rewrite.draw import draw  # noqa: E402  (SVG string diagram of a term / stream form)
+__all__ += ["draw"]
