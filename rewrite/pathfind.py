@@ -6,9 +6,10 @@ stream normal form along `axis` (theorems.stream.decompose accepts it), preferri
 modulo AC to `target` when given (the normal form the e-graph extracted).  The steps it returns
 are exactly what rewrite.check replays.
 
-The heuristic counts what keeps a term out of normal form: each reduction over n (or |n|) inside
-the body of a reduction over n costs 2 + the depth of its deepest n-dependent ancestor in that
-body (so pulling the n-independent part containing it towards the top of the body lowers the
+The heuristic counts what keeps a term out of normal form: each distinct reduction over n (or
+|n|) inside the body of a reduction over n costs 2 + the depth of its deepest n-dependent
+ancestor in that body, at its worst occurrence in that body (so copying it, as x² = x·x
+does, is free) (so pulling the n-independent part containing it towards the top of the body lowers the
 cost, and factoring it out removes it); |n| in the tail costs 1; opaque folds over n are
 hopeless.
 
@@ -46,25 +47,27 @@ class Step:
 
 def violations(t: Term, axis: str) -> int:
     """The heuristic: 0 exactly when no reduction/size over `axis` sits inside a body over it."""
-    total = 0
-    stack = [(t, False, -1, 0)]  # (node, inside a body over axis, deepest dependent depth, depth)
+    worst: dict = {}  # each distinct offending reduction, at its worst place: copying it is free
+    sizes = 0
+    # (node, the reduction over axis whose body we are in (or None), deepest dependent depth, depth)
+    stack = [(t, None, -1, 0)]
     while stack:
         x, inside, last_dep, depth = stack.pop()
         if isinstance(x, Opaque) and x.axis == axis:
             return HOPELESS
-        over = isinstance(x, (Reduce, Size)) and x.axis == axis
-        if over and inside:
-            total += last_dep + 2
-        elif isinstance(x, Size) and x.axis == axis:
-            total += 1
+        if isinstance(x, Size) and x.axis == axis:  # |n| = Σ_n 1 replaces one copy a step:
+            sizes += last_dep + 2 if inside is not None else 1  # so count every copy
+        elif isinstance(x, Reduce) and x.axis == axis and inside is not None:
+            key = (inside, x)  # per enclosing body: progress in one body shows
+            worst[key] = max(worst.get(key, 0), last_dep + 2)
         if isinstance(x, Reduce) and x.axis == axis:
-            stack.append((x.body, True, -1, 0))
+            stack.append((x.body, x, -1, 0))
             continue
         if axis in x.axes:
             last_dep = depth
         for c in x.children:
             stack.append((c, inside, last_dep, depth + 1))
-    return total
+    return sum(worst.values()) + sizes
 
 
 def _nodes(t: Term) -> set:
@@ -79,12 +82,39 @@ def in_normal_form(t: Term, axis: str) -> bool:
         return False
 
 
-def successors(t: Term, rules=None):
-    """Every (rule name, position, bindings, canonical result) one step from canonical `t`."""
+def offending(t: Term, axis: str) -> set:
+    """The reductions over `axis` nested in a body over it, and every |axis|: what must move."""
+    out = set()
+    for r in t.walk():
+        if isinstance(r, Reduce) and r.axis == axis:
+            out |= {x for x in r.body.walk() if isinstance(x, (Reduce, Size)) and x.axis == axis}
+        elif isinstance(r, Size) and r.axis == axis:
+            out.add(r)
+    return out
+
+
+def _hot(t: Term, targets: set) -> set:
+    """The subterms of t that contain one of `targets` (each node once, children first)."""
+    hot = set()
+    for x in t.walk():
+        if x in targets or any(c in hot for c in x.children):
+            hot.add(x)
+    return hot
+
+
+def successors(t: Term, rules=None, focus: str | None = None):
+    """Every (rule name, position, bindings, canonical result) one step from canonical `t`.
+
+    With `focus` (an axis), only positions whose subterm contains something `offending` along
+    it: a rewrite elsewhere cannot move a nested reduction, so the search need not try it."""
     rules = ALL_RULES if rules is None else rules
+    hot = None
+    if focus is not None:
+        bad = offending(t, focus)
+        hot = _hot(t, bad) if bad else None
     seen_pos = set()
     for pos, sub in t.positions():
-        if pos in seen_pos:
+        if pos in seen_pos or (hot is not None and sub not in hot):
             continue
         seen_pos.add(pos)
         for name, r in rules.items():
@@ -130,7 +160,7 @@ def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int =
     while heap and expansions < max_steps and time.monotonic() < deadline:
         _, _, t, path = heapq.heappop(heap)
         expansions += 1
-        for name, pos, b, nt in successors(t):
+        for name, pos, b, nt in successors(t, focus=axis):
             if nt in seen:
                 continue
             seen.add(nt)

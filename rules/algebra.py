@@ -12,6 +12,7 @@ so `pow_of_pow` and `pow_of_product` need an integer outer exponent or a base pr
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -118,6 +119,12 @@ def collect_powers(t):
             yield nary("mul", _others(t.args, i, j) + [_pow(a, e)]), {"i": i, "j": j}
 
 
+@rule(F, "x^k = x·x·…·x  (k = 2 or 3 factors)")
+def pow_to_mul(t):
+    if is_op(t, "pow") and const_value(t.args[1]) in (2.0, 3.0):
+        yield Elem("mul", (t.args[0],) * int(const_value(t.args[1]))), {}
+
+
 @rule(F, "x^1 = x")
 def pow_one(t):
     if is_op(t, "pow") and const_value(t.args[1]) == 1.0:
@@ -163,6 +170,19 @@ def distribute(t):
             if is_op(s, "add"):
                 rest = _others(t.args, k)
                 yield nary("add", [nary("mul", rest + [x]) for x in s.args]), {"i": k}
+
+
+@rule(F, "(a + b)·(c + d)·e = a·c·e + a·d·e + b·c·e + b·d·e  (every sum factor at once; ≤ 32 terms)")
+def expand_product(t):
+    if not is_op(t, "mul"):
+        return
+    sums = [a for a in t.args if is_op(a, "add")]
+    if not sums or math.prod(len(a.args) for a in sums) > 32:
+        return
+    rest = [a for a in t.args if not is_op(a, "add")]
+    terms = [nary("mul", rest + list(choice))
+             for choice in itertools.product(*[a.args for a in sums])]
+    yield nary("add", terms), {}
 
 
 @rule(F, "1 · a = a,  0 + a = a")
