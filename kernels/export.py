@@ -52,7 +52,10 @@ def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]]
     if not name.isidentifier():
         raise UserError(f"cannot export {name!r}: not a Python identifier")
     simple = StreamForm(sf.axis, sf.components, simplify_tail(sf.tail), sf.shift)
-    nest = build_loopnest(simple, causal=causal)
+    shift = (certificate or {}).get("shift") or {}
+    degrees = {k: float(__import__("fractions").Fraction(v)) for k, v in
+               (shift.get("degrees") or {}).items()}
+    nest = build_loopnest(simple, causal=causal, degrees=degrees)
     if causal:
         check_causal_skip(nest)
     for p in nest.inputs:

@@ -155,8 +155,12 @@ def _exp_u_count(body: Term, u: Term) -> int:
     return -1 if inner else k
 
 
-def build_loopnest(sf: StreamForm, causal: str | None = None) -> LoopNest:
-    """The loop nest of `sf`; raises Unsupported (a UserError) for shapes the generator lacks."""
+def build_loopnest(sf: StreamForm, causal: str | None = None,
+                   degrees: dict | None = None) -> LoopNest:
+    """The loop nest of `sf`; raises Unsupported (a UserError) for shapes the generator lacks.
+
+    `degrees`: the certificate's shift degrees {sum component: α} (needed only when the sum
+    components carry different powers of e^u)."""
     j = sf.axis
     body_tail, out_axes = _strip_layout(sf.tail)
     comps = {c.name: c for c in sf.components}
@@ -227,8 +231,12 @@ def build_loopnest(sf: StreamForm, causal: str | None = None) -> LoopNest:
             powers.add(k)
             out_comps[i] = ComponentIR(c.name, c.monoid, c.kind, c.field, c.value, k)
         if len(powers) > 1:
-            raise Unsupported("sum components have different powers of e^u; a common rescaling "
-                              "of them is not what the shift rule proved")
+            # per-component rescaling e^(-k·M) is sound only where the certificate's shift rule
+            # proved the tail invariant under exactly those degrees
+            have = {c.name: c.shift_power for c in out_comps if c.monoid == "sum"}
+            if not degrees or any(float(degrees.get(n, -1)) != k for n, k in have.items()):
+                raise Unsupported("sum components have different powers of e^u "
+                                  f"({have}) and no certificate degrees that match them")
     tail_axes = set(group) | {row} | ({value} if value else set())
     inputs: dict[str, Input] = {}
     for t in [sf.tail] + [c.body for c in used] + ([sf.shift] if sf.shift is not None else []):
