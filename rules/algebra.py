@@ -172,12 +172,12 @@ def distribute(t):
                 yield nary("add", [nary("mul", rest + [x]) for x in s.args]), {"i": k}
 
 
-@rule(F, "(a + b)·(c + d)·e = a·c·e + a·d·e + b·c·e + b·d·e  (every sum factor at once; ≤ 32 terms)")
+@rule(F, "(a + b)·(c + d)·e = a·c·e + a·d·e + b·c·e + b·d·e  (every sum factor at once; ≤ 16 terms)")
 def expand_product(t):
     if not is_op(t, "mul"):
         return
     sums = [a for a in t.args if is_op(a, "add")]
-    if not sums or math.prod(len(a.args) for a in sums) > 32:
+    if not sums or math.prod(len(a.args) for a in sums) > 16:
         return
     rest = [a for a in t.args if not is_op(a, "add")]
     terms = [nary("mul", rest + list(choice))

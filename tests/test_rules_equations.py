@@ -39,7 +39,7 @@ TEMPLATES = {
     "mul_of_exps": ["(mul (exp A) (exp B) C)"],
     "pow_of_exp": ["(pow (exp A) P)"],
     "distribute": ["(mul A (add B C))"],
-    "expand_product": ["(mul (add A B) (add B C))", "(mul A (add B C) (add A C))"],
+    "expand_product": ["(mul (add A B) (add B C))", "(mul A (add B C) (add x[i,n] y[n]))"],
     "drop_unit": ["(mul 1.0 A)", "(add 0.0 A B)"],
     "flatten": ["(mul (mul A B) C)", "(add A (add B C))"],
     "const_fold": ["(add 2.0 3.5 A)", "(mul 0.5 -4.0 A)", "(exp 0.5)", "(pow 3.0 -2.0)"],
