@@ -361,3 +361,25 @@ def test_random_tampering_never_yields_a_false_acceptance(certs, name, how, data
                               rtol=1e-9, atol=1e-12)
     else:
         assert r.reason and r.part
+
+
+def test_layernorm_matmul_over_hidden_with_the_egraph_target():
+    """LayerNorm then a matmul, streamed over h: Σ (x − μ)² expands to Σ x², Σ x, |h| = Σ 1.
+    Given the normal form (as the e-graph hands it over) the path is found fast; the result is
+    checked against torch."""
+    src = ("(layout@t,o (sum@h (mul (div (sub x[t,h] (div (sum@h x[t,h]) |h|)) (sqrt (add (div "
+           "(sum@h (square (sub x[t,h] (div (sum@h x[t,h]) |h|)))) |h|) 1e-05))) w[h,o])))")
+    mu, n = "(neg (div (sum@h x[t,h]) (sum@h 1.0)))", "(sum@h 1.0)"
+    target = (f"(layout@t,o (div (add (mul {mu} (sum@h w[h,o])) (sum@h (mul w[h,o] x[t,h]))) "
+              f"(sqrt (add (div (add (mul {mu} {mu} {n}) (mul {mu} (sum@h x[t,h])) "
+              f"(mul {mu} (sum@h x[t,h])) (sum@h (mul x[t,h] x[t,h]))) {n}) 1e-05))))")
+    t = parse(src)
+    steps = find_path(t, "h", target=parse(target), max_seconds=10, require_target=True)
+    assert steps is not None
+    cert = make_certificate(t, "h", steps)
+    assert check_certificate(cert).ok
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 7, generator=g, dtype=torch.float64)
+    w = torch.randn(7, 2, generator=g, dtype=torch.float64)
+    ref = torch.nn.functional.layer_norm(x, (7,), eps=1e-5) @ w
+    assert torch.allclose(evaluate(stream_form_of(cert).as_term(), x=x, w=w), ref, rtol=1e-8)
