@@ -1,21 +1,45 @@
 """wirefuse: prove attention variants streamable by equality saturation, check the certificates,
 and export the fused kernels to torch.
 
-Public API (filled in as the stages land):
-    trace(fn, axes) -> Term          evaluate(term, **tensors) -> Tensor
+    trace(fn, axes) -> Term               a PyTorch function as a term over named axes
+    evaluate(term, **tensors) -> Tensor   the float64 reference semantics of a term
+    prove(fn, axes=, stream=) -> Proof    egglog search, certificate, independent check
+    check(cert) -> CheckResult            the independent checker (needs no egglog)
+    export(fn, axes=, stream=)            a Triton kernel registered as a torch custom op
+    explain(fn, axes=, stream=, sizes=)   candidates ranked by the napkin cost model
+    draw(term, stream=)                   the string diagram as SVG
+
+The heavier pieces (egglog, triton) load on first use, so `import wirefuse` and the checker
+work on a machine that has neither.
 """
+from importlib import import_module
+
 from .errors import AxisSpecError, TraceError, UserError
 from .rewrite import Term, evaluate, parse
-from .rewrite.trace_torch import trace
-from .lowering.cost_search import best_candidate, explain
 
-__all__ = ["Term", "evaluate", "parse", "TraceError", "UserError", "AxisSpecError"]
-__all__ += ["trace"]
-from .rewrite.check import check  # noqa: E402  (the independent certificate checker)
-__all__ += ["check"]
-from .kernels.export import export  # noqa: E402  (prove, generate, load a Triton custom op)
-__all__ += ["export"]
-from .prover import Proof, prove  # noqa: E402  (egglog search + independent check)
-__all__ += ["prove", "Proof"]
-from .rewrite.draw import draw  # noqa: E402  (SVG string diagram of a term / stream form)
-__all__ += ["draw"]
+# name -> (module, attribute), imported on first access (PEP 562)
+_LAZY = {
+    "trace": (".rewrite.trace_torch", "trace"),
+    "check": (".rewrite.check", "check"),
+    "prove": (".prover", "prove"),
+    "Proof": (".prover", "Proof"),
+    "export": (".kernels.export", "export"),
+    "explain": (".lowering.cost_search", "explain"),
+    "best_candidate": (".lowering.cost_search", "best_candidate"),
+    "draw": (".rewrite.draw", "draw"),
+}
+
+__all__ = ["Term", "evaluate", "parse", "TraceError", "UserError", "AxisSpecError", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(import_module(module, __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'wirefuse' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
