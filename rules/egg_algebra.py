@@ -149,6 +149,12 @@ DISTRIBUTE = egg_rule(
             Tm.mul(ms.remove(x).insert(ms2.pick())),
             Tm.mul(ms.remove(x).insert(Tm.add(ms2.remove(ms2.pick())))))))))
 
+POW_TO_MUL = egg_rule(
+    "pow_to_mul", "x^k = x·x·…·x  (k = 2 or 3 factors)", "expand",
+    rewrite(_pow(a, one(2.0))).to(Tm.mul(MultiSet(a, a))),
+    rewrite(_pow(a, one(3.0))).to(Tm.mul(MultiSet(a, a, a))))
+
 EGG_ALGEBRA = [SUB_TO_ADD_NEG, NEG_TO_MUL, DIV_TO_MUL_POW, SQRT_TO_POW, RSQRT_TO_POW,
                SQUARE_TO_POW, FLATTEN, CONST_FOLD, NARY_SINGLE, DROP_UNIT, POW_ONE, POW_ZERO, POW_OF_PRODUCT,
-               POW_OF_POW, COLLECT_POWERS, EXP_OF_SUM, POW_OF_EXP, DISTRIBUTE]
+               POW_OF_POW, COLLECT_POWERS, EXP_OF_SUM, POW_OF_EXP, DISTRIBUTE,
+               POW_TO_MUL]
