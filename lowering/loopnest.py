@@ -146,13 +146,38 @@ def _strip_layout(t: Term) -> tuple[Term, tuple[str, ...]]:
     return t, t.axes
 
 
+def shift_power(f: Term, u: Term) -> int:
+    """k if the factor f is e^u (k = 1), e^(k·u) or (e^u)^k with k a positive integer, else 0."""
+    if isinstance(f, Elem) and f.op == "pow" and isinstance(f.args[1], Const):
+        c = float(f.args[1].value)
+        if c.is_integer() and 1 <= c <= 8 and f.args[0] is Elem("exp", (u,)):
+            return int(c)
+        return 0
+    if not (isinstance(f, Elem) and f.op == "exp"):
+        return 0
+    a = f.args[0]
+    if a is u:
+        return 1
+    if isinstance(a, Elem) and a.op == "mul" and len(a.args) == 2 and u in a.args:
+        c = a.args[1] if a.args[0] is u else a.args[0]
+        if isinstance(c, Const) and float(c.value).is_integer() and 1 <= float(c.value) <= 8:
+            return int(c.value)
+    return 0
+
+
 def _exp_u_count(body: Term, u: Term) -> int:
-    """How many direct factors of `body` are e^u (and e^u must not occur elsewhere in it)."""
-    target = Elem("exp", (u,))
-    fs = _factors(body)
-    k = sum(1 for f in fs if f is target)
-    inner = sum(1 for f in fs if f is not target for s in f.walk() if s is target)
-    return -1 if inner else k
+    """The total power k of e^u over the direct factors of `body`; -1 if u occurs inside some
+    other exp (then e^u is not a plain factor and rescaling the direct ones would be wrong)."""
+    k = 0
+    for f in _factors(body):
+        p = shift_power(f, u)
+        if p:
+            k += p
+            continue
+        for s in f.walk():
+            if isinstance(s, Elem) and s.op == "exp" and any(x is u for x in s.args[0].walk()):
+                return -1
+    return k
 
 
 def build_loopnest(sf: StreamForm, causal: str | None = None,

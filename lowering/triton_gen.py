@@ -31,7 +31,7 @@ import math
 
 from ..rewrite.ops import MONOIDS
 from ..rewrite.term import Const, Elem, Input, Reduce, Size, State, Term
-from .loopnest import ComponentIR, LoopNest, Unsupported
+from .loopnest import LoopNest, Unsupported, _factors, shift_power
 
 _BINOPS = {"sub": "-", "div": "/", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==",
            "ne": "!=", "and": "&", "or": "|"}
@@ -349,6 +349,11 @@ def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool) -> list[str]:
         B.append("e_u = tl.exp(u - m_safe[:, None])  # e^u rescaled by e^(−M)")
         B.append("run_max = m_new")
         fe.done[Elem("exp", (nest.shift,))] = "e_u"
+        for c in nest.components:  # e^(k·u) factors become (e^(u − M))^k
+            for f in _factors(c.field):
+                k = shift_power(f, nest.shift)
+                if k > 1:
+                    fe.done[f] = "(" + " * ".join(["e_u"] * k) + ")"
         k_pow = max(c.shift_power for c in nest.components)
     for c in nest.components:
         v = fe.emit(c.field)
