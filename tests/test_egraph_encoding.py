@@ -36,13 +36,13 @@ def test_round_trip_every_node_kind():
         assert canon(_round_trip(t)) is canon(t), src
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(terms())
 def test_round_trip_random(t):
     assert canon(_round_trip(t)) is canon(t)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(terms(), st.integers(0, 2 ** 16))
 def test_extracted_normal_form_is_equal(t, seed):
     sat = saturate(t, Limits(max_seconds=1.0, max_nodes=3000))

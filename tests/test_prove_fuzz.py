@@ -67,7 +67,7 @@ def random_env(t, seed):
 FAST = Limits(max_seconds=1.0, max_nodes=3000, max_iters=20)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream_terms(), st.integers(0, 2 ** 16))
 def test_claimed_proofs_check_and_match(t, seed):
     try:
