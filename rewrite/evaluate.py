@@ -16,7 +16,7 @@ import torch
 
 from .ops import MONOIDS, OPAQUE_OPS, SCALAR_OPS
 from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size, State,
-                   Term, TermError)
+                   Term, TermError, union_axes)
 
 
 class EvalError(ValueError):
@@ -118,18 +118,9 @@ def _eval_node(n: Term, kids: list[Labelled], env, size) -> Labelled:
         (b,) = kids
         return Labelled(b.aligned(n.order), n.order)
     if isinstance(n, Opaque):
-        axes = tuple(a for a in kids_union(kids))
+        axes = union_axes(kids)  # Labelled values carry .axes like terms
         args = [k.aligned(axes).expand(*[size[a] for a in axes]) for k in kids]
         op = OPAQUE_OPS[n.op]
         x = op.torch_fn(args[0].to(torch.float64), axes.index(n.axis), *args[1:], *n.params)
         return Labelled(x, n.axes)
     raise TermError(f"cannot evaluate {type(n).__name__}")
-
-
-def kids_union(kids: list[Labelled]) -> tuple[str, ...]:
-    out: list[str] = []
-    for k in kids:
-        for a in k.axes:
-            if a not in out:
-                out.append(a)
-    return tuple(out)

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import networkx as nx
 
-from .sexpr import _num
-from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size, State,
-                   Term)
+from .sexpr import _num, head
+from .term import Const, Input, Layout, Rename, Size, State, Term
 
 
 def box_label(t: Term) -> str:
@@ -26,19 +25,11 @@ def box_label(t: Term) -> str:
         return str(t.value).lower() if t.dtype == "bool" else _num(t.value)
     if isinstance(t, Size):
         return f"|{t.axis}|"
-    if isinstance(t, Elem):
-        return t.op
-    if isinstance(t, Reduce):
-        return f"{t.monoid}@{t.axis}"
-    if isinstance(t, Broadcast):
-        return f"bcast@{t.axis}"
     if isinstance(t, Rename):
         return f"{t.old}→{t.new}"
     if isinstance(t, Layout):
         return "layout"
-    if isinstance(t, Opaque):
-        return f"{t.op}@{t.axis}"
-    return type(t).__name__
+    return head(t)
 
 
 def to_networkx(term: Term) -> nx.MultiDiGraph:

@@ -53,19 +53,26 @@ def _node(t: Term, kids: list[str]) -> str:
         return ("true" if t.value else "false") if t.dtype == "bool" else _num(t.value)
     if isinstance(t, Size):
         return f"|{t.axis}|"
+    if t.children:
+        return f"({head(t)} {' '.join(kids)})"
+    raise TermError(f"cannot print {type(t).__name__}")
+
+
+def head(t: Term) -> str:
+    """The operator part of a composite node, as printed: `exp`, `sum@j`, `quantile@j:0.5`."""
     if isinstance(t, Elem):
-        return f"({t.op} {' '.join(kids)})"
+        return t.op
     if isinstance(t, Reduce):
-        return f"({t.monoid}@{t.axis} {kids[0]})"
+        return f"{t.monoid}@{t.axis}"
     if isinstance(t, Broadcast):
-        return f"(bcast@{t.axis} {kids[0]})"
+        return f"bcast@{t.axis}"
     if isinstance(t, Rename):
-        return f"(rename@{t.old}:{t.new} {kids[0]})"
+        return f"rename@{t.old}:{t.new}"
     if isinstance(t, Layout):
-        return f"(layout@{','.join(t.order)} {kids[0]})"
+        return f"layout@{','.join(t.order)}"
     if isinstance(t, Opaque):
         ps = (":" + ",".join(_num(p) for p in t.params)) if t.params else ""
-        return f"({t.op}@{t.axis}{ps} {' '.join(kids)})"
+        return f"{t.op}@{t.axis}{ps}"
     raise TermError(f"cannot print {type(t).__name__}")
 
 

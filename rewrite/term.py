@@ -41,7 +41,7 @@ class TermError(ValueError):
     """A term was built with arguments that do not make sense (bad op, axis clash, ...)."""
 
 
-def _union_axes(terms) -> tuple[str, ...]:
+def union_axes(terms) -> tuple[str, ...]:
     out: list[str] = []
     for t in terms:
         for a in t.axes:
@@ -310,7 +310,7 @@ class Elem(Term):
 
     @classmethod
     def _type(cls, op, args):
-        return _union_axes(args), SCALAR_OPS[op].result
+        return union_axes(args), SCALAR_OPS[op].result
 
     @property
     def children(self):
@@ -385,7 +385,7 @@ class Opaque(Term):
 
     @classmethod
     def _type(cls, op, axis, args, params):
-        axes = _union_axes(args)
+        axes = union_axes(args)
         if not OPAQUE_OPS[op].keeps_axis:
             axes = tuple(a for a in axes if a != axis)
         return axes, "float"

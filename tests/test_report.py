@@ -135,9 +135,7 @@ def test_cli_show_and_report_write_files(tmp_path):
 
 
 def test_gallery_renders_every_example(tmp_path):
-    """A miniature examples folder; needs the tracer, so skipped until it lands."""
-    if not _have_tracer():
-        pytest.skip("no tracer (wirefuse.trace) in this build yet")
+    """A miniature examples folder."""
     ex = tmp_path / "examples"
     ex.mkdir()
     (ex / "mini.py").write_text(
@@ -200,15 +198,6 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert os.path.getsize(shot) > 20_000  # not a blank page
 
 
-def _have_tracer() -> bool:
-    import wirefuse
-    if hasattr(wirefuse, "trace"):
-        return True
-    try:
-        import wirefuse.rewrite.trace_torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def test_report_never_says_streamable_when_the_checker_rejects():
