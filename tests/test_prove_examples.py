@@ -81,3 +81,17 @@ def test_example(mod, name, entry):
     assert got.shape == expected.shape
     assert torch.allclose(got, expected.to(torch.float64), rtol=1e-6, atol=1e-8, equal_nan=True)
     assert cpu < 30  # the 5 s budget is measured in docs/prover.md on an idle machine
+
+
+def test_softmax_proof_reads_like_flashattention():
+    """torch's max-subtracted softmax ends in the two-component form o / z, with the running max
+    kept as a shift (a lowering detail), not as a third state component; and the same input
+    gives the same proof each time (polishing is bounded by steps, not by the clock)."""
+    mod = _load(ROOT / "examples" / "attention.py")
+    entry = mod.EXAMPLES["softmax"]
+    proofs = [prove(mod.softmax, axes=entry["axes"], stream="j") for _ in range(2)]
+    for p in proofs:
+        assert p.streamable, p.reason
+        assert [c["name"] for c in p.certificate["state"]] == ["o", "z"]
+        assert p.certificate["shift"] is not None
+    assert proofs[0].certificate["tail"] == proofs[1].certificate["tail"]
