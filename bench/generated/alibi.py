@@ -3,15 +3,14 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (div (exp (sub (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j]) (max@j (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j])))) (sum@j (exp (sub (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j]) (max@j (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j])))))) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 10 rewrite step(s), sha256 36dac6e5f282d310
+Certificate: wirefuse-certificate/1, 17 rewrite step(s), sha256 ca0ecad607ab3212
 
 Stream form (as proven):
     streamed along j
-      state m = max@j (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)) bias[h,i,j])
-      state z = sum@j (exp (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)) bias[h,i,j]))
-      state o = sum@j (mul (exp (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)) bias[h,i,j])) v[b,h,j,e])
-      tail  (layout@b,h,i,e (mul (exp (neg $m[b,h,i])) (pow (mul (exp (neg $m[b,h,i])) $z[b,h,i]) -1.0) $o[b,h,i,e]))
-      shift (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)) bias[h,i,j])
+      state o = sum@j (mul (exp (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)) bias[h,i,j])) v[b,h,j,e])
+      state z = sum@j (exp (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)) bias[h,i,j]))
+      tail  (layout@b,h,i,e (div $o[b,h,i,e] $z[b,h,i]))
+      shift (add (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)) bias[h,i,j])
 
 Tail as computed (sympy-cancelled): (div $o[b,h,i,e] $z[b,h,i])
 """
@@ -72,8 +71,8 @@ def _stream_kernel(
     out_s_h,
     out_s_i,
     out_s_e,
-    st_z_ptr,
     st_o_ptr,
+    st_z_ptr,
     st_max_ptr,
     n_split,
     sz_b,
@@ -106,8 +105,8 @@ def _stream_kernel(
     # row-side operands of the score contractions, loaded once
     a0 = tl.load(q_ptr + gi_b * q_s_b + gi_h * q_s_h + ix_i[:, None] * q_s_i + ix_d[None, :] * q_s_d, mask=ok_i[:, None] & ok_d[None, :], other=0)
     # state (fp32), initialised to each monoid's identity
-    acc_z = tl.full([BLOCK_M], 0.0, tl.float32)
     acc_o = tl.full([BLOCK_M, BLOCK_E], 0.0, tl.float32)
+    acc_z = tl.full([BLOCK_M], 0.0, tl.float32)
     run_max = tl.full([BLOCK_M], float("-inf"), tl.float32)  # M = max_j u so far
     lo = pid_p * n_split
     hi = tl.minimum(lo + n_split, sz_j)
@@ -127,11 +126,11 @@ def _stream_kernel(
         alpha = tl.exp(run_max - m_safe)
         e_u = tl.exp(u - m_safe[:, None])  # e^u rescaled by e^(−M)
         run_max = m_new
-        w_z = e_u + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-        acc_z = acc_z * alpha + tl.sum(w_z, 1)
         w_o = e_u + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
         acc_o = acc_o * (alpha)[:, None] + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
+        w_z = e_u + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+        acc_z = acc_z * alpha + tl.sum(w_z, 1)
     if hi_full < hi:
         start = hi_full
         ix_j = start + tl.arange(0, BLOCK_N)
@@ -148,15 +147,15 @@ def _stream_kernel(
         alpha = tl.exp(run_max - m_safe)
         e_u = tl.exp(u - m_safe[:, None])  # e^u rescaled by e^(−M)
         run_max = m_new
-        w_z = tl.where(ok_j[None, :], e_u + tl.zeros([BLOCK_M, BLOCK_N], tl.float32), 0.0)
-        acc_z = acc_z * alpha + tl.sum(w_z, 1)
         w_o = tl.where(ok_j[None, :], e_u + tl.zeros([BLOCK_M, BLOCK_N], tl.float32), 0.0)
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_j[:, None] & ok_e[None, :], other=0)
         acc_o = acc_o * (alpha)[:, None] + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
+        w_z = tl.where(ok_j[None, :], e_u + tl.zeros([BLOCK_M, BLOCK_N], tl.float32), 0.0)
+        acc_z = acc_z * alpha + tl.sum(w_z, 1)
     if SPLIT:  # partial states for _combine_kernel: [P, |G|, |i|(, |e|)] fp32
         base = (pid_p * tl.num_programs(1) + pid_g) * sz_i
-        tl.store(st_z_ptr + base + ix_i, acc_z, mask=ok_i)
         tl.store(st_o_ptr + (base + ix_i[:, None]) * BLOCK_E + ix_e[None, :], acc_o, mask=ok_i[:, None])
+        tl.store(st_z_ptr + base + ix_i, acc_z, mask=ok_i)
         tl.store(st_max_ptr + base + ix_i, run_max, mask=ok_i)
     else:
         t0 = acc_o / acc_z[:, None]
@@ -190,8 +189,8 @@ def _combine_kernel(
     out_s_h,
     out_s_i,
     out_s_e,
-    st_z_ptr,
     st_o_ptr,
+    st_z_ptr,
     st_max_ptr,
     n_split,
     sz_b,
@@ -225,14 +224,14 @@ def _combine_kernel(
     for p in range(N_PARTS):  # M = max_p m_p
         big = tl.maximum(big, tl.load(st_max_ptr + (p * n_g + pid_g) * sz_i + ix_i, mask=ok_i, other=float("-inf")))
     m_safe = tl.where(big == float("-inf"), 0.0, big)
-    acc_z = tl.full([BLOCK_M], 0.0, tl.float32)
     acc_o = tl.full([BLOCK_M, BLOCK_E], 0.0, tl.float32)
+    acc_z = tl.full([BLOCK_M], 0.0, tl.float32)
     for p in range(N_PARTS):
         base = (p * n_g + pid_g) * sz_i
         m_p = tl.load(st_max_ptr + base + ix_i, mask=ok_i, other=float("-inf"))
         beta = tl.exp(m_p - m_safe)  # the part's scale relative to the global max
-        acc_z = acc_z + tl.load(st_z_ptr + base + ix_i, mask=ok_i, other=0.0) * (beta)
         acc_o = acc_o + tl.load(st_o_ptr + (base + ix_i[:, None]) * BLOCK_E + ix_e[None, :], mask=ok_i[:, None], other=0.0) * (beta)[:, None]
+        acc_z = acc_z + tl.load(st_z_ptr + base + ix_i, mask=ok_i, other=0.0) * (beta)
     t0 = acc_o / acc_z[:, None]
     res = t0 + tl.zeros([BLOCK_M, BLOCK_E], tl.float32)
     tl.store(out_ptr + gi_b * out_s_b + gi_h * out_s_h + ix_i[:, None] * out_s_i + ix_e[None, :] * out_s_e, res.to(out_ptr.dtype.element_ty), mask=ok_i[:, None] & ok_e[None, :])
@@ -249,7 +248,7 @@ def _launch(t, sz, out, cfg):
     blocks = dict(BLOCK_D=max(16, triton.next_power_of_2(sz['d'])), BLOCK_E=max(16, triton.next_power_of_2(sz['e'])))
     dev = out.device
     prec = 'ieee' if out.dtype == torch.float32 else 'tf32'
-    states = [torch.empty((parts, n_g, sz['i']), device=dev, dtype=torch.float32) if parts > 1 else out, torch.empty((parts, n_g, sz['i'], blocks['BLOCK_E']), device=dev, dtype=torch.float32) if parts > 1 else out]
+    states = [torch.empty((parts, n_g, sz['i'], blocks['BLOCK_E']), device=dev, dtype=torch.float32) if parts > 1 else out, torch.empty((parts, n_g, sz['i']), device=dev, dtype=torch.float32) if parts > 1 else out]
     st_max = torch.empty((parts, n_g, sz['i']), device=dev, dtype=torch.float32) if parts > 1 else out
     ins = [t['k'], t['k'].stride(0), t['k'].stride(1), t['k'].stride(2), t['k'].stride(3), t['q'], t['q'].stride(0), t['q'].stride(1), t['q'].stride(2), t['q'].stride(3), t['bias'], t['bias'].stride(0), t['bias'].stride(1), t['bias'].stride(2), t['v'], t['v'].stride(0), t['v'].stride(1), t['v'].stride(2), t['v'].stride(3)]
     grid = (triton.cdiv(sz['i'], bm), n_g, parts)
