@@ -89,6 +89,7 @@ def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]]
     src = f'''"""{doc}
 """
 import os
+import weakref
 
 import torch
 import triton
@@ -101,6 +102,7 @@ OUT_AXES = {tuple(out_axes)!r}
 STREAM = {nest.stream!r}
 ROW = {nest.row!r}
 LIMITS = {dict((c.axis, 256) for c in nest.contractions) | ({nest.value: 256} if nest.value else {})!r}
+CAUSAL = {causal!r}  # the mask argument the kernel computes from indices (j ≤ i), or None
 CONFIG = {cfg!r}  # None: chosen from the shapes
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
            for bm in (64, 128) for bn in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)]
@@ -187,10 +189,13 @@ def _config(sz, device, dtype):
     return cfg
 
 
+{_CAUSAL_CHECK if causal else ""}
 @torch.library.custom_op("wirefuse::{name}", mutates_args=())
 def _op({ann}) -> torch.Tensor:
     args = ({sig},)
     sz, fdt = _check(args)
+    if CAUSAL is not None:
+        _check_causal(args[ARGS.index(CAUSAL)])
     out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
     if out.numel() == 0:
         return out
@@ -239,6 +244,31 @@ def _prove(fn, axes, stream: str):
     if a.checker_ok is False:
         raise NotProven(f"the checker rejected the certificate for {a.name}: {a.checker}")
     return a.stream_form, a.certificate, a.term
+
+
+_CAUSAL_CHECK = '''
+_causal_ok = (lambda: None, -1)  # (weak reference to the last mask verified, its version)
+
+
+def _check_causal(mask):
+    """The kernel computes the causal mask from indices instead of reading it, so the tensor
+    passed must be exactly j ≤ i (torch.tril) over (ROW, STREAM).  Verified once per tensor and
+    version: reusing the same, unmodified mask costs nothing; an in-place change is re-checked."""
+    global _causal_ok
+    if _causal_ok[0]() is mask and _causal_ok[1] == mask._version:
+        return
+    ax = AXES[CAUSAL]
+    r, c = ax.index(ROW), ax.index(STREAM)
+    rows = torch.arange(mask.shape[r], device=mask.device)
+    cols = torch.arange(mask.shape[c], device=mask.device)
+    want = cols[None, :] <= rows[:, None]
+    if not bool((mask.movedim((r, c), (-2, -1)) == want).all()):
+        raise InputError(f"argument {CAUSAL}: this kernel was exported with causal={CAUSAL!r}, "
+                         f"so it must be the causal mask {STREAM} <= {ROW} (torch.tril); it is "
+                         "not: export without --causal to use an arbitrary mask")
+    _causal_ok = (weakref.ref(mask), mask._version)
+
+'''
 
 
 def export_source(fn, axes, stream: str, causal: str | None = None,

@@ -175,6 +175,23 @@ def test_causal_skips_blocks(tmp_path, splits):
     close(fn(q, k, v, mask), torch.softmax(s, -1) @ v.double(), 1e-5)
 
 
+def test_causal_kernel_refuses_a_mask_that_is_not_causal(tmp_path):
+    """The kernel computes j ≤ i from indices; any other mask must be refused, not ignored,
+    including one made non-causal in place after it was accepted."""
+    fn, mod = build(tmp_path, CAUSAL, shift=CAUSAL_U, params=("q", "k", "v", "mask"),
+                    axes=dict(AX, mask=("i", "j")), causal="mask",
+                    config=dict(block_m=16, block_n=16, splits=1))
+    n = 20
+    q, k, v = rand(1, 2, n, 16), rand(1, 2, n, 16), rand(1, 2, n, 8)
+    mask = torch.ones(n, n, dtype=torch.bool).tril()
+    fn(q, k, v, mask)  # accepted
+    with pytest.raises(mod.InputError, match="argument mask: .*causal"):
+        fn(q, k, v, torch.ones(n, n, dtype=torch.bool))
+    mask[0, 5] = True  # in place: the verified version no longer holds
+    with pytest.raises(mod.InputError, match="argument mask"):
+        fn(q, k, v, mask)
+
+
 def test_causal_refused_when_masked_keys_contribute(tmp_path):
     """sigmoid(where(mask, s, 0)) is 1/2 on masked keys: skipping them would be wrong."""
     body = f"(mul (sigmoid (where mask[i,j]:bool {S} 0.0)) v[b,h,j,e])"

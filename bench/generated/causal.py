@@ -17,6 +17,7 @@ Tail as computed (sympy-cancelled): (div $o[i,b,h,e] $z[i,b,h])
 causal: the mask argument 'mask' is taken to be j ≤ i (torch.tril); the kernel computes it from indices and does not read the tensor.
 """
 import os
+import weakref
 
 import torch
 import triton
@@ -29,6 +30,7 @@ OUT_AXES = ('b', 'h', 'i', 'e')
 STREAM = 'j'
 ROW = 'i'
 LIMITS = {'d': 256, 'e': 256}
+CAUSAL = 'mask'  # the mask argument the kernel computes from indices (j ≤ i), or None
 CONFIG = {'block_m': None, 'block_n': None, 'num_warps': None, 'num_stages': None, 'splits': None}  # None: chosen from the shapes
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
            for bm in (64, 128) for bn in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)]
@@ -328,10 +330,35 @@ def _config(sz, device, dtype):
     return cfg
 
 
+
+_causal_ok = (lambda: None, -1)  # (weak reference to the last mask verified, its version)
+
+
+def _check_causal(mask):
+    """The kernel computes the causal mask from indices instead of reading it, so the tensor
+    passed must be exactly j ≤ i (torch.tril) over (ROW, STREAM).  Verified once per tensor and
+    version: reusing the same, unmodified mask costs nothing; an in-place change is re-checked."""
+    global _causal_ok
+    if _causal_ok[0]() is mask and _causal_ok[1] == mask._version:
+        return
+    ax = AXES[CAUSAL]
+    r, c = ax.index(ROW), ax.index(STREAM)
+    rows = torch.arange(mask.shape[r], device=mask.device)
+    cols = torch.arange(mask.shape[c], device=mask.device)
+    want = cols[None, :] <= rows[:, None]
+    if not bool((mask.movedim((r, c), (-2, -1)) == want).all()):
+        raise InputError(f"argument {CAUSAL}: this kernel was exported with causal={CAUSAL!r}, "
+                         f"so it must be the causal mask {STREAM} <= {ROW} (torch.tril); it is "
+                         "not: export without --causal to use an arbitrary mask")
+    _causal_ok = (weakref.ref(mask), mask._version)
+
+
 @torch.library.custom_op("wirefuse::causal", mutates_args=())
 def _op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     args = (q, k, v, mask,)
     sz, fdt = _check(args)
+    if CAUSAL is not None:
+        _check_causal(args[ARGS.index(CAUSAL)])
     out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
     if out.numel() == 0:
         return out
