@@ -1,8 +1,9 @@
 """Rewrite rules, one module per family; each rule is named and states its equation.
 
 `ALL_RULES` is the checker's rule table: plain Python rules (rules.algebra, rules.reductions),
-never egglog.  rules.shift (running max) and rules.fusion (theorems 1–5, the normalised-contraction
-lemma) are statements about stream forms, not term rewrites.
+never egglog.  rules.shift (the running-max rule, with its side conditions) acts on stream forms,
+not terms; the fusion theorems 1–5 and the normalised-contraction lemma, which these rewrites
+mechanise, are stated in theorems.fusion.
 
 >>> "sum_factor_out" in ALL_RULES and "div_to_mul_pow" in ALL_RULES
 True

@@ -11,7 +11,7 @@ from wirefuse.rewrite.evaluate import evaluate
 from wirefuse.rewrite.pathfind import find_path
 from wirefuse.rewrite.sexpr import parse
 from wirefuse.rewrite.term import Elem, Input, Reduce, State
-from wirefuse.rules.fusion import (broadcast, compose_tail, linear_split, normalised_contraction,
+from wirefuse.theorems.fusion import (broadcast, compose_tail, linear_split, normalised_contraction,
                                    obligations_hold, pair, precompose)
 from wirefuse.rules.shift import find_shift
 from wirefuse.rules.base import canon
@@ -173,7 +173,7 @@ def test_fuzz_claimed_proofs_check_and_agree(a1, a2, b, power, seed):
 
 def test_parallel_split_any_bracketing():
     """Split-KV: four parts streamed alone, combined as (a⊙b)⊙(c⊙d), equal the softmax."""
-    from wirefuse.rules.fusion import parallel_split
+    from wirefuse.theorems.fusion import parallel_split
     sf = sf_of("(div (sum@j (mul (exp s[i,j]) v[j,e])) (sum@j (exp s[i,j])))")
     info = find_shift(sf)
     sf, obl = parallel_split(sf, 4)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..rewrite.term import Elem, Input, Reduce, State, Term
-from ..theorems.stream import Component, StreamForm, nonlocal_reason, substitute
+from .stream import Component, StreamForm, nonlocal_reason, substitute
 
 
 def linear_split(t: Reduce) -> tuple[StreamForm, list[str]]:
