@@ -544,16 +544,18 @@ class Analysis:
 
 
 def trace_function(fn, axes) -> Term:
-    """The traced term of `fn` (wirefuse.trace, or the tracer module before it is exported)."""
-    import wirefuse
-    tracer = getattr(wirefuse, "trace", None)
-    if tracer is None:
-        try:
-            from .rewrite.trace_torch import trace as tracer
-        except ImportError:
-            raise UserError("the tracer (wirefuse.trace) is not available in this build; "
-                            "draw a hand-written term with --term instead") from None
-    return tracer(fn, axes)
+    """The traced term of `fn` (wirefuse.trace)."""
+    from .rewrite.trace_torch import trace
+    return trace(fn, axes)
+
+
+def _egraph_prover():
+    """wirefuse.prove, or None on a machine without egglog (the path finder searches then)."""
+    try:
+        from .prover import prove
+    except ImportError:
+        return None
+    return prove
 
 
 def analyse_term(term: Term, stream: str | None, name: str = "term",
@@ -561,11 +563,12 @@ def analyse_term(term: Term, stream: str | None, name: str = "term",
                  use_prover: bool = True) -> Analysis:
     """Prove a term streamable along `stream`.
 
-    With the e-graph prover (wirefuse.prove) when this build has it and `use_prover`; else a
-    term already in stream normal form is streamable by inspection, and otherwise the
+    A term already in stream normal form is streamable by inspection; otherwise the e-graph
+    prover (wirefuse.prove) searches when `use_prover` and egglog is installed, else the
     project's path finder looks for rule steps to a normal form (`search_seconds`).  Either
     way only a certificate the checker accepts makes the verdict "streamable"."""
-    import wirefuse
+    from .rewrite.pathfind import find_path
+    from .theorems.certificate import make_certificate, stream_form_of
     from .theorems.stream import NotNormal, decompose
     a = Analysis(name, term, stream, source=source)
     if stream is None:
@@ -575,24 +578,16 @@ def analyse_term(term: Term, stream: str | None, name: str = "term",
         why_not = None
     except NotNormal as e:
         why_not = str(e)
-    prove = getattr(wirefuse, "prove", None) if use_prover else None
-    if prove is not None and why_not is not None:  # a normal form needs no search
+    prove = _egraph_prover() if use_prover and why_not is not None else None
+    if prove is not None:  # a normal form needs no search
         a.method = "e-graph prover (wirefuse.prove)"
         return _from_proof(prove(term, stream=stream), a)
     a.method = "inspection" if why_not is None else "path finder (rewrite.pathfind)"
-    try:
-        from .rewrite.pathfind import find_path
-        from .theorems.certificate import make_certificate, stream_form_of
-    except ImportError:  # a build without the path finder: inspection only
-        if why_not is None:
-            a.stream_form, a.streamable, a.steps = decompose(term, stream), True, []
-            a.reason = f"already in stream normal form along {stream}"
-        else:
-            a.reason = f"not in stream normal form as written: {why_not}"
-        return a
     steps = [] if why_not is None else find_path(term, stream, max_seconds=search_seconds)
     if steps is None:
         a.reason = (f"no rewrite path to a stream normal form was found; as written, {why_not}")
+        if use_prover:
+            a.reason += " (the e-graph prover needs egglog, which is not installed)"
         return a
     cert = make_certificate(term, stream, steps)
     a.certificate, a.steps = cert, cert["steps"]
@@ -630,38 +625,15 @@ def _from_proof(res, a: Analysis) -> Analysis:
 
 def analyse_function(fn, axes, stream: str | None, name: str | None = None,
                      search_seconds: float = 5.0, use_prover: bool = True) -> Analysis:
-    """Trace `fn`; with `stream`, prove (wirefuse.prove, unless the traced term is already in
-    normal form or `use_prover` is off: then as analyse_term) and check the certificate."""
-    import wirefuse
+    """Trace `fn` (once) and, with `stream`, prove and check it as `analyse_term` does."""
     name = name or getattr(fn, "__name__", "function")
-    term = trace_function(fn, axes)
-    src = function_source(fn)
-    prove = getattr(wirefuse, "prove", None) if use_prover else None
-    if stream is None or prove is None or _is_normal(term, stream):
-        a = analyse_term(term, stream, name, src, search_seconds, use_prover=False)
-        if stream is not None and not a.streamable and use_prover:
-            a.reason += " (the e-graph prover is not available in this build)"
-        return a
-    a = Analysis(name, term, stream, source=src)
-    a.method = "e-graph prover (wirefuse.prove)"
-    return _from_proof(prove(fn, axes=axes, stream=stream), a)
+    return analyse_term(trace_function(fn, axes), stream, name, function_source(fn),
+                        search_seconds, use_prover)
 
 
-def _is_normal(term: Term, stream: str) -> bool:
-    from .theorems.stream import NotNormal, decompose
-    try:
-        decompose(term, stream)
-    except NotNormal:
-        return False
-    return True
-
-
-def check_certificate(cert) -> tuple[str, bool | None]:
+def check_certificate(cert) -> tuple[str, bool]:
     """Replay the certificate with the independent checker (rewrite.check)."""
-    try:
-        from .rewrite.check import check_certificate as check
-    except ImportError:
-        return "checker not available in this build: the certificate was not replayed", None
+    from .rewrite.check import check_certificate as check
     out = check(cert)
     if out.ok:
         return f"accepted: {out.reason}", True
