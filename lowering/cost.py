@@ -353,7 +353,8 @@ def unfused_candidate(term: Term, sizes: dict, dtype: str, spec: Spec) -> Candid
 
 
 # --------------------------------------------------------------------------------------------
-# Hand-written normal forms (until the prover lands): spherical and softmax attention
+# Hand-written normal forms of spherical and softmax attention: fixed references for the
+# tests and doctests, independent of what the prover extracts
 
 SCORE = "(mul 0.088 (sum@d (mul q[b,h,i,d] k[b,h,j,d])))"
 SPHERICAL = (f"(layout@b,h,i,e (div (sum@j (mul S v[b,h,j,e])) (sqrt (sum@j (square S)))))"

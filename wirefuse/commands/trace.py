@@ -30,10 +30,7 @@ def register(sub) -> None:
 
 
 def _supported() -> str:
-    try:
-        from ..rewrite.trace_ops import SUPPORTED_SUMMARY
-    except ImportError:  # pragma: no cover
-        return "see wirefuse.rewrite.trace_ops"
+    from ..rewrite.trace_ops import SUPPORTED_SUMMARY
     return SUPPORTED_SUMMARY + "."
 
 
