@@ -89,8 +89,7 @@ def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]]
     src = f'''"""{doc}
 """
 import os
-import weakref
-
+{"import weakref" + chr(10) if causal else ""}
 import torch
 import triton
 import triton.language as tl
@@ -102,8 +101,7 @@ OUT_AXES = {tuple(out_axes)!r}
 STREAM = {nest.stream!r}
 ROW = {nest.row!r}
 LIMITS = {dict((c.axis, 256) for c in nest.contractions) | ({nest.value: 256} if nest.value else {})!r}
-CAUSAL = {causal!r}  # the mask argument the kernel computes from indices (j ≤ i), or None
-CONFIG = {cfg!r}  # None: chosen from the shapes
+{f"CAUSAL = {causal!r}  # the mask argument the kernel computes from indices (j ≤ i)" + chr(10) if causal else ""}CONFIG = {cfg!r}  # None: chosen from the shapes
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
            for bm in (64, 128) for bn in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)]
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32)
@@ -194,9 +192,7 @@ def _config(sz, device, dtype):
 def _op({ann}) -> torch.Tensor:
     args = ({sig},)
     sz, fdt = _check(args)
-    if CAUSAL is not None:
-        _check_causal(args[ARGS.index(CAUSAL)])
-    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
+{"    _check_causal(args[ARGS.index(CAUSAL)])" + chr(10) if causal else ""}    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
     if out.numel() == 0:
         return out
     return _launch(dict(zip(ARGS, args)), sz, out, _config(sz, out.device, fdt))

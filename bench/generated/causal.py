@@ -30,7 +30,7 @@ OUT_AXES = ('b', 'h', 'i', 'e')
 STREAM = 'j'
 ROW = 'i'
 LIMITS = {'d': 256, 'e': 256}
-CAUSAL = 'mask'  # the mask argument the kernel computes from indices (j ≤ i), or None
+CAUSAL = 'mask'  # the mask argument the kernel computes from indices (j ≤ i)
 CONFIG = {'block_m': None, 'block_n': None, 'num_warps': None, 'num_stages': None, 'splits': None}  # None: chosen from the shapes
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
            for bm in (64, 128) for bn in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)]
@@ -357,8 +357,7 @@ def _check_causal(mask):
 def _op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     args = (q, k, v, mask,)
     sz, fdt = _check(args)
-    if CAUSAL is not None:
-        _check_causal(args[ARGS.index(CAUSAL)])
+    _check_causal(args[ARGS.index(CAUSAL)])
     out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
     if out.numel() == 0:
         return out

@@ -15,7 +15,6 @@ Stream form (as proven):
 Tail as computed (sympy-cancelled): (div $o[b,h,i,e] $z[b,h,i])
 """
 import os
-import weakref
 
 import torch
 import triton
@@ -28,7 +27,6 @@ OUT_AXES = ('b', 'h', 'i', 'e')
 STREAM = 'j'
 ROW = 'i'
 LIMITS = {'d': 256, 'e': 256}
-CAUSAL = None  # the mask argument the kernel computes from indices (j ≤ i), or None
 CONFIG = {'block_m': None, 'block_n': None, 'num_warps': None, 'num_stages': None, 'splits': None}  # None: chosen from the shapes
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
            for bm in (64, 128) for bn in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)]
@@ -325,8 +323,6 @@ def _config(sz, device, dtype):
 def _op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     args = (q, k, v,)
     sz, fdt = _check(args)
-    if CAUSAL is not None:
-        _check_causal(args[ARGS.index(CAUSAL)])
     out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
     if out.numel() == 0:
         return out
