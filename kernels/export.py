@@ -188,14 +188,26 @@ def _config(sz, device, dtype):
 
 
 {_CAUSAL_CHECK if causal else ""}
-@torch.library.custom_op("wirefuse::{name}", mutates_args=())
-def _op({ann}) -> torch.Tensor:
-    args = ({sig},)
+_configs = {{}}  # (sizes, device, dtype, CONFIG) -> the launch config: chosen once per shape
+
+
+def _run(args):
+    """Check the arguments, choose the config and launch: the custom op's implementation."""
     sz, fdt = _check(args)
-{"    _check_causal(args[ARGS.index(CAUSAL)])" + chr(10) if causal else ""}    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
+{"    _check_causal(args[ARGS.index(CAUSAL)])" + chr(10) if causal else ""}    dev = args[0].device
+    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=dev)
     if out.numel() == 0:
         return out
-    return _launch(dict(zip(ARGS, args)), sz, out, _config(sz, out.device, fdt))
+    key = (tuple(sz.values()), dev, fdt, tuple(CONFIG.values()))
+    cfg = _configs.get(key)
+    if cfg is None:
+        cfg = _configs[key] = _config(sz, dev, fdt)
+    return _launch(dict(zip(ARGS, args)), sz, out, cfg)
+
+
+@torch.library.custom_op("wirefuse::{name}", mutates_args=())
+def _op({ann}) -> torch.Tensor:
+    return _run(({sig},))
 
 
 @_op.register_fake
@@ -205,10 +217,31 @@ def _({sig}):
     return args[0].new_empty([sz[a] for a in OUT_AXES], dtype=fdt)
 
 
+def _plain_eager(args):
+    """True when calling the implementation directly is exactly what the op would do: plain
+    tensors without autograd, no torch.compile, no dispatch or torch-function mode, no
+    functorch transform.  The op's Python dispatch costs tens of microseconds per call, which
+    is most of a decoding step; everything else goes through the op."""
+    if torch.compiler.is_compiling() or torch.is_grad_enabled() and any(
+            isinstance(x, torch.Tensor) and x.requires_grad for x in args):
+        return False
+    if any(type(x) is not torch.Tensor for x in args):
+        return False
+    try:
+        return not (torch._C._len_torch_dispatch_stack() or
+                    torch._C._is_torch_function_mode_enabled() or
+                    torch._C._are_functorch_transforms_active())
+    except AttributeError:  # a torch without these private queries: take the op's path
+        return False
+
+
 def {name}({sig}):
     """The fused kernel for `{name}` (same positional arguments and result as the source)."""
+    args = ({sig},)
+    if _plain_eager(args):
+        return _run(args)
     if not torch.compiler.is_compiling():  # under torch.compile the fake implementation checks
-        _check(({sig},))
+        _check(args)
     return _op({sig})
 
 

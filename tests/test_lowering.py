@@ -250,3 +250,23 @@ def test_custom_op_compiles_fullgraph(spherical):
     out = torch.compile(g, fullgraph=True, backend="aot_eager")(q, k, v)
     close(out, sph_ref(q, k, v) * 2 + 1, 1e-5)
     assert torch.ops.wirefuse.__getattr__(fn.__name__) is not None
+
+
+def test_eager_fast_path_agrees_with_the_op(spherical, monkeypatch):
+    """Plain eager calls skip the custom op's Python dispatch; the result is the op's, and
+    anything the op must see (fake tensors, autograd) still goes through it."""
+    fn, mod = spherical
+    q, k, v = rand(1, 2, 9, 16), rand(1, 2, 11, 16), rand(1, 2, 11, 8)
+    direct = fn(q, k, v)
+    via_op = getattr(torch.ops.wirefuse, fn.__name__)(q, k, v)
+    assert torch.equal(direct, via_op)
+    close(direct, sph_ref(q, k, v), 1e-5)
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    def no_launch(*a):
+        raise AssertionError("a fake call must not launch the kernel")
+    monkeypatch.setattr(mod, "_launch", no_launch)
+    with FakeTensorMode() as m:
+        out = fn(m.from_tensor(q), m.from_tensor(k), m.from_tensor(v))
+    assert tuple(out.shape) == (1, 2, 9, 8)
+    assert not mod._plain_eager((q.requires_grad_(), k, v))
