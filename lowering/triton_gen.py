@@ -19,7 +19,8 @@ Numerics, explicitly:
   identity (`tl.where(ok_j, value, identity)`), and out-of-range rows are never stored;
 * the running max (only when the stream form's `shift` is set): M = max(M_old, rowmax u);
   M_safe = 0 where M = −∞ (a row that has seen no valid key yet), so e^(u − M_safe) is e^(−∞) = 0
-  instead of e^(−∞ + ∞) = NaN; α = e^(M_old − M_safe);
+  instead of e^(−∞ + ∞) = NaN; α = e^(M_old − M_safe).  u and M are kept in base-2 units
+  (u·log₂e, the constant scale folded in: `_shift_log2`) so each e^x is one `exp2`;
 * division by zero: the generator adds no ε of its own.  The term's own guard is used (spherical's
   √(z + 10⁻⁶) comes from the source), and a row with no valid key gives 0/0 = NaN in softmax
   exactly as the PyTorch reference (softmax of an all −∞ row) does.
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from ..rewrite.ops import MONOIDS
+from ..rewrite.ops import MONOIDS, SCALAR_OPS
 from ..rewrite.term import Const, Elem, Input, Reduce, Size, State, Term
 from .loopnest import LoopNest, Unsupported, _factors, shift_power
 
@@ -339,14 +340,14 @@ def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool) -> list[str]:
     fe = Emitter(nest, r, j, "f", leaves, nomask=nomask)
     k_pow = 0
     if nest.shift is not None:
-        u = fe.emit(nest.shift)
+        u = _shift_log2(fe, nest)
         B += fe.lines
         fe.lines = []
         B.append(f"u = tl.where(ok_{j}[None, :], {u}, float(\"-inf\"))" if masked else f"u = {u}")
         B.append("m_new = tl.maximum(run_max, tl.max(u, 1))")
         B.append("m_safe = tl.where(m_new == float(\"-inf\"), 0.0, m_new)  # no −∞ − (−∞)")
-        B.append("alpha = tl.exp(run_max - m_safe)")
-        B.append("e_u = tl.exp(u - m_safe[:, None])  # e^u rescaled by e^(−M)")
+        B.append("alpha = tl.exp2(run_max - m_safe)")
+        B.append("e_u = tl.exp2(u - m_safe[:, None])  # e^u rescaled by e^(−M)")
         B.append("run_max = m_new")
         fe.done[Elem("exp", (nest.shift,))] = "e_u"
         for c in nest.components:  # e^(k·u) factors become (e^(u − M))^k
@@ -360,7 +361,8 @@ def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool) -> list[str]:
         B += fe.lines
         fe.lines = []
         ident = _ident(c.monoid)
-        full = f"{v} + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)"
+        full = v if _is_float_tile(c.field, nest) else \
+            f"{v} + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)"  # broadcast (and bool → float)
         B.append(f"w_{c.name} = tl.where(ok_{j}[None, :], {full}, {ident})" if masked else
                  f"w_{c.name} = {full}")
         scale = " * ".join(["alpha"] * c.shift_power)
@@ -386,6 +388,36 @@ def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool) -> list[str]:
     return B
 
 
+LOG2E = 1.4426950408889634
+
+
+def _shift_log2(fe: Emitter, nest: LoopNest) -> str:
+    """u·log₂e, the shift in base-2 units, so that e^(u − M) is one `exp2` (MUFU.EX2) of an
+    operand the multiply already produced: `tl.exp` would multiply by log₂e again per element.
+    A constant factor of u (u = a / c or u = c·a with c the same for the whole tile, like √d)
+    absorbs log₂e, so the scores are scaled once: a·(log₂e / c).  Exact up to one rounding of
+    the folded constant; M and the split-KV states' maxima are kept in the same base-2 units."""
+    u, tile = nest.shift, set(nest.group)
+    if isinstance(u, Elem) and u.op == "div" and not set(u.args[1].axes) - tile:
+        a, c = fe.emit(u.args[0]), fe.emit(u.args[1])
+        return fe._assign(f"{a} * ({_lit(LOG2E)} / {c})")
+    if isinstance(u, Elem) and u.op == "mul":
+        const = [x for x in u.args if not set(x.axes) - tile]
+        rest = [x for x in u.args if set(x.axes) - tile]
+        if const and rest:
+            cs = [fe.emit(x) for x in const]
+            rs = [fe.emit(x) for x in rest]
+            return fe._assign(f"{' * '.join(rs)} * ({' * '.join([_lit(LOG2E)] + cs)})")
+    return fe._assign(f"{fe.emit(u)} * {_lit(LOG2E)}")
+
+
+def _is_float_tile(t: Term, nest: LoopNest) -> bool:
+    """t is already a float [BLOCK_M, BLOCK_N] tile: no broadcast needed (x + 0.0 is not
+    free: IEEE keeps −0 + 0 = +0, so the compiler must emit the add)."""
+    bool_op = isinstance(t, Elem) and t.op in SCALAR_OPS and SCALAR_OPS[t.op].result == "bool"
+    return {nest.row, nest.stream} <= set(t.axes) and not bool_op and not isinstance(t, Input)
+
+
 def combine_kernel(nest: LoopNest) -> str:
     r = nest.row
     params = _sig_inputs(nest) + kernel_params(nest) + _constexprs(nest) + ["N_PARTS"]
@@ -404,7 +436,7 @@ def combine_kernel(nest: LoopNest) -> str:
     B = [f"base = (p * n_g + pid_g) * sz_{r}"]
     if nest.shift is not None:
         B.append(f"m_p = tl.load(st_max_ptr + base + ix_{r}, mask=ok_{r}, other=float(\"-inf\"))")
-        B.append("beta = tl.exp(m_p - m_safe)  # the part's scale relative to the global max")
+        B.append("beta = tl.exp2(m_p - m_safe)  # the part's scale relative to the global max")
     for c in nest.components:
         if c.kind == "dot":
             ld = (f"tl.load(st_{c.name}_ptr + (base + ix_{r}[:, None]) * BLOCK_E + "
