@@ -63,9 +63,10 @@ class Emitter:
     Common subterms are computed once (`self.lines` gets one assignment per node)."""
 
     def __init__(self, nest: LoopNest, dim0: str | None, dim1: str | None, prefix: str,
-                 leaves: dict | None = None, nomask=()):
+                 leaves: dict | None = None, nomask=(), known: dict | None = None):
         self.nest, self.dims, self.prefix = nest, (dim0, dim1), prefix
         self.nomask = set(nomask)  # axes known to be in range (full blocks): no load mask
+        self.known: dict[Term, bool] = dict(known or {})  # masks known true/false on this tile
         self.lines: list[str] = []
         self.count = 0  # names stay unique when the caller takes `lines` away in pieces
         self.done: dict[Term, str] = dict(leaves or {})
@@ -114,6 +115,14 @@ class Emitter:
         return name
 
     def _node(self, t: Term) -> str:
+        if t in self.known:
+            return _lit(self.known[t])
+        if self.known and isinstance(t, Elem):  # fold a known mask away (no select per element)
+            if t.op == "not" and t.args[0] in self.known:
+                self.known[t] = not self.known[t.args[0]]
+                return _lit(self.known[t])
+            if t.op == "where" and t.args[0] in self.known:
+                return self.done[t.args[1] if self.known[t.args[0]] else t.args[2]]
         if isinstance(t, Const):
             return _lit(t.value)
         if isinstance(t, Size):
@@ -299,7 +308,16 @@ def stream_kernel(nest: LoopNest) -> str:
         L.append(f"hi = tl.minimum(hi, (pid_m + 1) * BLOCK_M)")
     L.append("# full key blocks first (no key mask), then the last, partial block (masked)")
     L.append(f"hi_full = lo + (hi - lo) // BLOCK_N * BLOCK_N")
-    L.append("for start in range(lo, hi_full, BLOCK_N):")
+    if nest.causal:
+        L.append(f"# key blocks wholly at or below the row block's first row: the mask is all "
+                 "true there, so it is not computed")
+        L.append(f"below = tl.minimum(hi_full, lo + tl.maximum(pid_m * BLOCK_M + 1 - lo, 0) "
+                 f"// BLOCK_N * BLOCK_N)")
+        L.append("for start in range(lo, below, BLOCK_N):")
+        L += _indent(_loop_body(nest, row_ops, masked=False, causal_free=True))
+        L.append("for start in range(below, hi_full, BLOCK_N):")
+    else:
+        L.append("for start in range(lo, hi_full, BLOCK_N):")
     L += _indent(_loop_body(nest, row_ops, masked=False))
     L.append("if hi_full < hi:")
     L += _indent(["start = hi_full"] + _loop_body(nest, row_ops, masked=True))
@@ -319,9 +337,11 @@ def stream_kernel(nest: LoopNest) -> str:
     return _function("_stream_kernel", params, L)
 
 
-def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool) -> list[str]:
+def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool,
+               causal_free: bool = False) -> list[str]:
     """One key block: contractions, field, state updates.  Unmasked for full blocks: the key
-    index is in range there, so no key mask on loads and no identity select."""
+    index is in range there, so no key mask on loads and no identity select.  `causal_free`:
+    every key of the block is ≤ every row, so the causal mask is the constant true."""
     j, r = nest.stream, nest.row
     B = [f"ix_{j} = start + tl.arange(0, BLOCK_N)"]
     if masked:
@@ -337,7 +357,8 @@ def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool) -> list[str]:
         B.append(f"s{k} = tl.dot({row_ops[k]}.to({v}.dtype), {v}, "
                  f"input_precision=DOT_PRECISION)  # Σ_{c.axis}, fp32 accumulation")
         leaves[c.term] = f"s{k}"
-    fe = Emitter(nest, r, j, "f", leaves, nomask=nomask)
+    known = {nest.inputs[nest.causal]: True} if causal_free else None
+    fe = Emitter(nest, r, j, "f", leaves, nomask=nomask, known=known)
     k_pow = 0
     if nest.shift is not None:
         u = _shift_log2(fe, nest)
@@ -395,20 +416,32 @@ def _shift_log2(fe: Emitter, nest: LoopNest) -> str:
     """u·log₂e, the shift in base-2 units, so that e^(u − M) is one `exp2` (MUFU.EX2) of an
     operand the multiply already produced: `tl.exp` would multiply by log₂e again per element.
     A constant factor of u (u = a / c or u = c·a with c the same for the whole tile, like √d)
-    absorbs log₂e, so the scores are scaled once: a·(log₂e / c).  Exact up to one rounding of
-    the folded constant; M and the split-KV states' maxima are kept in the same base-2 units."""
-    u, tile = nest.shift, set(nest.group)
-    if isinstance(u, Elem) and u.op == "div" and not set(u.args[1].axes) - tile:
-        a, c = fe.emit(u.args[0]), fe.emit(u.args[1])
+    absorbs log₂e, so the scores are scaled once: a·(log₂e / c); a select (a mask) is scaled
+    branch by branch (−∞·log₂e = −∞).  Exact up to one rounding of the folded constant; M and
+    the split-KV states' maxima are kept in the same base-2 units."""
+    return _scaled(fe, nest.shift, set(nest.group))
+
+
+def _scaled(fe: Emitter, t: Term, tile: set) -> str:
+    if isinstance(t, Const) and not isinstance(t.value, bool):
+        return _lit(float(t.value) * LOG2E)
+    if isinstance(t, Elem) and t.op == "div" and not set(t.args[1].axes) - tile:
+        a, c = fe.emit(t.args[0]), fe.emit(t.args[1])
         return fe._assign(f"{a} * ({_lit(LOG2E)} / {c})")
-    if isinstance(u, Elem) and u.op == "mul":
-        const = [x for x in u.args if not set(x.axes) - tile]
-        rest = [x for x in u.args if set(x.axes) - tile]
+    if isinstance(t, Elem) and t.op == "mul":
+        const = [x for x in t.args if not set(x.axes) - tile]
+        rest = [x for x in t.args if set(x.axes) - tile]
         if const and rest:
             cs = [fe.emit(x) for x in const]
             rs = [fe.emit(x) for x in rest]
             return fe._assign(f"{' * '.join(rs)} * ({' * '.join([_lit(LOG2E)] + cs)})")
-    return fe._assign(f"{fe.emit(u)} * {_lit(LOG2E)}")
+    if isinstance(t, Elem) and t.op == "where":
+        c = fe.emit(t.args[0])
+        if c in ("True", "False"):  # a mask known on this tile
+            return _scaled(fe, t.args[1] if c == "True" else t.args[2], tile)
+        a, b = _scaled(fe, t.args[1], tile), _scaled(fe, t.args[2], tile)
+        return fe._assign(f"tl.where({c}, {a}, {b})")
+    return fe._assign(f"{fe.emit(t)} * {_lit(LOG2E)}")
 
 
 def _is_float_tile(t: Term, nest: LoopNest) -> bool:
