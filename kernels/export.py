@@ -115,8 +115,26 @@ class InputError(ValueError):
     src += kernel_source(nest)
     src += f'''
 
+_checked = {{}}  # (shape, dtype, device) of every argument -> (sizes, dtype): CUDA calls only
+
+
 def _check(args):
-    """Sizes of every named axis, after checking rank, dtype, device and agreement."""
+    """Sizes of every named axis, after checking rank, dtype, device and agreement.  A call
+    with the same shapes, dtypes and CUDA devices as an earlier good one reuses its answer."""
+    try:
+        key = tuple((x.shape, x.dtype, x.device) for x in args)
+        hit = _checked.get(key)
+    except (AttributeError, TypeError):  # not all tensors: the full check says which
+        key = hit = None
+    if hit is not None:
+        return hit
+    got = _check_all(args)
+    if key is not None and all(x.device.type == "cuda" for x in args):
+        _checked[key] = got
+    return got
+
+
+def _check_all(args):
     if len(args) != len(ARGS):
         raise InputError(f"{name} takes {{len(ARGS)}} tensors ({sig}), got {{len(args)}}")
     sz, where, dev, fdt = {{}}, {{}}, None, None

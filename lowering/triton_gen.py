@@ -196,11 +196,17 @@ def _ident(monoid: str) -> str:
     return _lit(MONOIDS[monoid].identity)
 
 
-def _sig_inputs(nest: LoopNest) -> list[str]:
+def _kernel_inputs(nest: LoopNest, tail_only: bool = False) -> dict[str, Input]:
+    """The inputs a kernel reads: all but a causal mask (computed from indices); the combine
+    kernel only those of the tail (every argument costs host time at each launch)."""
+    used = {t.name for t in nest.tail.walk() if isinstance(t, Input)} if tail_only else None
+    return {n: i for n, i in nest.inputs.items()
+            if n != nest.causal and (used is None or n in used)}
+
+
+def _sig_inputs(nest: LoopNest, tail_only: bool = False) -> list[str]:
     out = []
-    for name, inp in nest.inputs.items():
-        if name == nest.causal:
-            continue
+    for name, inp in _kernel_inputs(nest, tail_only).items():
         out.append(f"{name}_ptr")
         out += [f"{name}_s_{a}" for a in inp.axes]
     return out
@@ -453,7 +459,8 @@ def _is_float_tile(t: Term, nest: LoopNest) -> bool:
 
 def combine_kernel(nest: LoopNest) -> str:
     r = nest.row
-    params = _sig_inputs(nest) + kernel_params(nest) + _constexprs(nest) + ["N_PARTS"]
+    params = _sig_inputs(nest, tail_only=True) + kernel_params(nest) + _constexprs(nest) + \
+        ["N_PARTS"]
     L = _prologue(nest, False)
     L.append(f"n_g = tl.num_programs(1)")
     if nest.shift is not None:
@@ -505,12 +512,8 @@ def _tanh(x):
 
 def launcher_source(nest: LoopNest) -> str:
     """`_launch(t, sz, out, cfg)`: t maps input names to tensors, sz axis names to sizes."""
-    ins = []
-    for name, inp in nest.inputs.items():
-        if name == nest.causal:
-            continue
-        ins.append(f"t[{name!r}]")
-        ins += [f"t[{name!r}].stride({k})" for k in range(len(inp.axes))]
+    ins = [f"t[{n!r}], *t[{n!r}].stride()" for n in _kernel_inputs(nest)]
+    ins_tail = [f"t[{n!r}], *t[{n!r}].stride()" for n in _kernel_inputs(nest, tail_only=True)]
     blocks = {}
     for a in nest.axes:
         if a in nest.group or a in (nest.row, nest.stream):
@@ -541,16 +544,17 @@ def launcher_source(nest: LoopNest) -> str:
               "if parts > 1 else out") if nest.shift is not None else "out"
     lines.append(f"    states = [{', '.join(st)}]")
     lines.append(f"    st_max = {maxbuf}")
-    common = (f"*ins, out, *[out.stride(k) for k in range(out.dim())], *states, st_max")
+    common = "out, *out.stride(), *states, st_max"
     sizes = ", ".join(f"sz[{a!r}]" for a in nest.axes)
     lines += [
         f"    ins = [{', '.join(ins)}]",
         f"    grid = (triton.cdiv(sz[{r!r}], bm), n_g, parts)",
-        f"    _stream_kernel[grid]({common}, chunk if parts > 1 else max(n_j, 1), {sizes}, "
+        f"    _stream_kernel[grid](*ins, {common}, chunk if parts > 1 else max(n_j, 1), {sizes}, "
         f"BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, "
         f"num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])",
         "    if parts > 1:",
-        f"        _combine_kernel[(triton.cdiv(sz[{r!r}], bm), n_g)]({common}, chunk, {sizes}, "
+        f"        _combine_kernel[(triton.cdiv(sz[{r!r}], bm), n_g)]({''.join(x + ', ' for x in ins_tail)}"
+        f"{common}, chunk, {sizes}, "
         f"BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)",
         "    return out",
     ]
