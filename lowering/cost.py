@@ -27,11 +27,10 @@ from ..rewrite.sexpr import parse
 from ..rewrite.term import (Broadcast, Const, Input, Layout, Opaque, Reduce, Rename, Size, State,
                             Term)
 from ..theorems.stream import StreamForm, decompose
+from .cost_core import RESOURCES, Rejected, fused_time  # noqa: F401  (Rejected: re-exported)
 from .cost_counts import (SFU_OPS, Counts, contraction_factors, node_counts,  # noqa: F401
-                          term_counts, tile_traffic, volume as _volume)
+                          term_counts, tile_traffic, volume as _volume, work_terms)
 from .hardware import DTYPE_BYTES, Spec
-
-RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,191 +129,49 @@ class Candidate:
                 "detail": self.detail}
 
 
-class Rejected(ValueError):
-    """The config does not fit the device (SMEM, registers); the message says which."""
+def profile(sf: StreamForm, term: Term) -> dict:
+    """The stream form as plain data for lowering/cost_core.py (and for the modules that
+    kernels/export.py writes): the axes' roles, each input's axes, the output's axes, each state
+    component's axes (its body's, less the stream axis), the shift's axes, an axis of the rows
+    that the loop body reduces over (column softmax) or None, and the work of the loop and the
+    tail as size-free terms (cost_counts.work_terms).
+
+    >>> p = profile(*reference_form("softmax"))
+    >>> p["stream"], p["rows"], p["batch"], p["states"], p["shift"]
+    ('j', ('i',), ('b', 'h'), [('b', 'h', 'i', 'e'), ('b', 'h', 'i')], ('b', 'h', 'i', 'j'))
+    """
+    key = (sf, term)
+    if key not in _PROFILES:
+        r = roles(term, sf.axis)
+        across = [t for c in sf.components for t in c.body.walk()
+                  if isinstance(t, (Reduce, Opaque)) and t.axis in r.rows]
+        folds = [Reduce(c.monoid, sf.axis, c.body) for c in sf.components]
+        if len(_PROFILES) > 256:
+            _PROFILES.clear()
+        _PROFILES[key] = {
+            "stream": sf.axis, "rows": r.rows, "batch": r.batch, "inputs": dict(r.inputs),
+            "out_axes": term.axes,
+            "states": [tuple(a for a in c.body.axes if a != sf.axis) for c in sf.components],
+            "shift": sf.shift.axes if sf.shift is not None else None,
+            "across": across[0].axis if across else None,
+            "work": work_terms(folds) + work_terms(sf.tail)}
+    return _PROFILES[key]
 
 
-def _padded(sizes: dict, r: Roles, bm: int, bn: int, chunk: int) -> dict:
-    """Sizes as one program's tiles compute them: rows rounded up to BLOCK_M, the stream axis
-    of each split (chunk keys) rounded up to BLOCK_N."""
-    s = dict(sizes)
-    if r.rows:
-        m = _volume(r.rows, sizes)
-        s[r.rows[0]] = sizes[r.rows[0]] * math.ceil(m / bm) * bm / m
-    s[r.stream] = math.ceil(chunk / bn) * bn
-    return s
-
-
-def residency(sf: StreamForm, r: Roles, sizes: dict, config: dict, dtype: str) -> dict:
-    """SMEM bytes and registers per thread of one fused program (Triton-style software pipeline).
-
-    SMEM: each streamed input's tile (BLOCK_N keys × its other non-batch axes) is buffered
-    `num_stages` times; each other input's tile (BLOCK_M rows) is loaded once.  Registers (fp32):
-    every state component's accumulator (BLOCK_M × its value axes), the BLOCK_M × BLOCK_N score
-    tile in fp32 and once more in the input dtype for the second contraction, the row tiles of
-    the non-streamed inputs (live across the loop), plus ~40 for addresses and loop state."""
-    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
-    stages, warps = config["num_stages"], config["num_warps"]
-    elt = DTYPE_BYTES[dtype]
-
-    def tile(axes, keys):
-        n = 1
-        for a in axes:
-            n *= bn if a == r.stream else bm if a in r.rows else 1 if a in r.batch else sizes[a]
-        return n
-    smem = 0
-    for name, axes in r.inputs.items():
-        smem += elt * tile(axes, bn) * (max(1, stages) if r.stream in axes else 1)
-    acc = 0
-    for c in sf.components:
-        acc += tile([a for a in c.body.axes if a != r.stream and a not in r.batch], bn)
-    scores = bm * bn
-    # the row-tile inputs (q) are loaded once and stay live across the whole loop
-    held = sum(tile(axes, bn) for axes in r.inputs.values() if r.stream not in axes)
-    regs_total = acc + scores + scores * elt / 4 + held * elt / 4
-    regs = math.ceil(regs_total / (32 * warps)) + 40
-    return {"smem_bytes": int(smem), "regs_per_thread": int(regs)}
-
-
-def _occupancy(spec: Spec, smem: int, regs: int, warps: int) -> int:
-    threads = 32 * warps
-    by_smem = spec.smem_per_sm.value // max(smem, 1)
-    by_regs = spec.regs_per_sm.value // (math.ceil(regs / 8) * 8 * threads)
-    by_threads = spec.max_threads_per_sm.value // threads
-    return int(max(0, min(by_smem, by_regs, by_threads, 32)))
-
-
-MEMORY_NORM = 3  # how sharply HBM bandwidth and loop latency combine (fitted, docs/costmodel.md)
-
-
-def _finish(form, splits, config, times: dict, detail: dict) -> Candidate:
-    """Predicted = the binding resource's time + the combine kernel of a split (it runs after
-    the main kernel) + launches.  HBM bandwidth and loop latency limit
-    the same flow of bytes, and where both are near their limit neither is reached: they enter
-    as one term, (hbm^k + latency^k)^(1/k) (a soft roofline corner), every other as itself."""
-    compute = {k: v for k, v in times.items() if k not in ("launch", "combine")}
-    bound = max(compute, key=compute.get)
-    top = compute[bound]
-    if "latency" in compute:
-        k = MEMORY_NORM
-        memory = (compute["hbm"] ** k + compute["latency"] ** k) ** (1 / k)
-        if memory > top:
-            top, bound = memory, max(("hbm", "latency"), key=compute.get)
-    total = top + times.get("combine", 0.0) + times.get("launch", 0.0)
-    return Candidate(form, splits, dict(config), total, bound, times, detail)
+_PROFILES: dict = {}
 
 
 def fused_candidate(sf: StreamForm, term: Term, sizes: dict, dtype: str, spec: Spec,
                     config: dict, splits: int = 1) -> Candidate:
     """The stream form as one kernel (splits=1) or split-KV: `splits` programs per row block,
     each folding a chunk of the stream axis, then a combine kernel (⊙ over the p partial states,
-    then the tail).  Raises Rejected if the config does not fit."""
-    r = roles(term, sf.axis)
-    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
-    warps, stages = config["num_warps"], config["num_stages"]
-    elt = DTYPE_BYTES[dtype]
-    res = residency(sf, r, sizes, config, dtype)
-    if res["smem_bytes"] > spec.smem_per_block.value:
-        raise Rejected(f"needs {res['smem_bytes']} B of SMEM per block; {spec.name} gives "
-                       f"{spec.smem_per_block.value}")
-    if res["regs_per_thread"] > 255:
-        raise Rejected(f"needs {res['regs_per_thread']} registers per thread (255 at most)")
-    occ = _occupancy(spec, res["smem_bytes"], res["regs_per_thread"], warps)
-    if occ < 1:
-        raise Rejected("no block fits on one SM")
-    m = _volume(r.rows, sizes)
-    across = [t for c in sf.components for t in c.body.walk()
-              if isinstance(t, (Reduce, Opaque)) and t.axis in r.rows]
-    if across and bm < m:  # e.g. a column softmax: each key's weight needs every query
-        raise Rejected(f"the loop body reduces over {across[0].axis}, so one program must hold "
-                       f"all {int(m)} rows; BLOCK_M={bm} is smaller")
-    n = sizes[sf.axis]
-    chunk = math.ceil(n / splits)
-    if splits > 1 and chunk < bn:
-        raise Rejected(f"{splits} splits leave {chunk} keys each, fewer than BLOCK_N={bn}")
-    row_blocks = math.ceil(m / bm)
-    programs = int(_volume(r.batch, sizes)) * row_blocks * splits
-    # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.
-    pad = _padded(sizes, r, bm, bn, chunk)
-    pad[sf.axis] = pad[sf.axis] * splits
-    folds = [Reduce(c.monoid, sf.axis, c.body) for c in sf.components]
-    work = term_counts(folds, pad) + term_counts(sf.tail, pad)
-    if sf.shift is not None:
-        # running max: max and subtract per element of u; per key block, rescale every
-        # accumulator by exp(m_old - m_new) (one exp per row, one multiply per state element).
-        u = _volume(sf.shift.axes, pad)
-        blocks = pad[sf.axis] / bn
-        state = sum(_volume([a for a in c.body.axes if a != sf.axis], pad) for c in sf.components)
-        work += Counts(fp32=2 * u + blocks * state, sfu=blocks * u / pad[sf.axis])
-    tensor_rate = spec.tensor_rate(dtype) * (1.0 if bm >= 64 else 0.5)  # mma.sync below wgmma M
-    # Bytes: each input once per block of the grid axes it lacks (tile_traffic), and per split
-    # for inputs without the stream axis; L2 absorbs re-reads by programs resident together.
-    tiles = {a: 1 for a in r.batch}
-    if r.rows:
-        tiles[r.rows[0]] = max(1, bm * r_rows_ratio(r, sizes))
-    loads = tile_traffic(r.inputs, sizes, tiles)
-    for name, axes in r.inputs.items():
-        if sf.axis not in axes:
-            loads[name] *= splits
-    unique = {name: _volume(axes, sizes) for name, axes in r.inputs.items()}
-    slots = spec.sms.value * occ
-    waves = math.ceil(programs / slots)
-    rereads = max(1, math.ceil(row_blocks * splits / slots))   # co-resident sharers hit L2
-    hbm_in = sum(min(loads[x], unique[x] * rereads) for x in loads) * elt
-    smem_in = sum(loads.values()) * elt
-    out_elems = _volume(term.axes, sizes)
-    partial = 0.0
-    if splits > 1:
-        state_elems = sum(_volume([a for a in c.body.axes if a != sf.axis], sizes)
-                          for c in sf.components) + (_volume(sf.shift.axes, sizes) / n
-                                                     if sf.shift is not None else 0)
-        partial = splits * state_elems * 4  # fp32 partial states, written then read back
-    # split: the main kernel writes the partial states, the combine kernel reads them back and
-    # writes the output; it runs after the main kernel, so its time adds (see _finish)
-    hbm = hbm_in + (partial if splits > 1 else out_elems * elt)
-    # Time per resource.  Compute: a full wave puts c_eff programs on each busy SM.
-    sms = spec.sms.value
-    c_eff = min(occ, math.ceil(programs / sms))
-    per_prog = work.scale(1.0 / programs)
-    t = {
-        "tensor": waves * c_eff * per_prog.tensor / (tensor_rate / sms),
-        "fp32": waves * c_eff * per_prog.fp32 / (spec.rate("fp32") / sms),
-        "sfu": waves * c_eff * per_prog.sfu / (spec.rate("sfu") / sms),
-        "hbm": hbm / spec.rate("hbm"),
-        "l2": smem_in / spec.rate("l2"),
-    }
-    # Latency: a program's loop is a chain of dependent steps.  With max(1, stages-1) key
-    # tiles in flight one step costs (L + tile/B) / max(1, stages-1): few programs cannot fill
-    # HBM (decoding, unsplit).  Plus one L for the first loads and one for the final store; the
-    # combine kernel of a split walks the p partial states one after another.
-    key_tile = sum(elt * bn * _volume([a for a in axes if a not in r.batch and a != sf.axis
-                                       and a not in r.rows], sizes)
-                   for axes in r.inputs.values() if sf.axis in axes)
-    lat, stream_bw = spec.loop_latency_s.best, spec.program_stream_bytes_per_s.best
-    steps = math.ceil(chunk / bn)
-    step_s = (lat + key_tile / stream_bw) / max(1, stages - 1)
-    t["latency"] = waves * (steps * step_s + 2 * lat)
-    if splits > 1:  # the combine walks the p partial states one after another
-        t["combine"] = max((partial + out_elems * elt) / spec.rate("hbm"), splits * lat)
-    # Chain: one program cannot overlap its own tensor, FP32 and SFU phases (they depend on
-    # each other); c_eff programs per SM overlap one another, which the unit times above
-    # already assume.  So the SM is busy at least Σ_units of one program, per wave.
-    t["chain"] = waves * (per_prog.tensor / (tensor_rate / sms) + per_prog.fp32 /
-                          (spec.rate("fp32") / sms) + per_prog.sfu / (spec.rate("sfu") / sms))
-    t["launch"] = spec.launch_s.best * (2 if splits > 1 else 1)
-    detail = {"bytes_hbm": hbm + (partial + out_elems * elt if splits > 1 else 0),
-              "bytes_to_smem": smem_in + out_elems * elt + 2 * partial,
-              "flops_tensor": work.tensor, "flops_fp32": work.fp32, "ops_sfu": work.sfu,
-              "programs": programs, "waves": waves, "blocks_per_sm": occ, **res}
-    return _finish("split" if splits > 1 else "fused", splits, config, t, detail)
-
-
-def r_rows_ratio(r: Roles, sizes: dict) -> float:
-    """BLOCK_M tiles the product of the row axes; tile_traffic sees only the first row axis, so
-    scale its block by that axis's share (1 when there is one row axis)."""
-    if len(r.rows) <= 1:
-        return 1.0
-    return 1.0 / _volume(r.rows[1:], sizes)
+    then the tail).  Raises Rejected if the config does not fit.  The arithmetic is
+    lowering/cost_core.py's `fused_time` (shared with the exported modules)."""
+    spec.tensor_rate(dtype)  # a one-line UserError for a dtype the device has no rate for
+    total, bound, times, detail = fused_time(profile(sf, term), sizes, dtype,
+                                             DTYPE_BYTES[dtype], spec.figures(), config, splits)
+    return Candidate("split" if splits > 1 else "fused", splits, dict(config), total, bound,
+                     times, detail)
 
 
 def unfused_candidate(term: Term, sizes: dict, dtype: str, spec: Spec) -> Candidate:

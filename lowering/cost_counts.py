@@ -33,11 +33,11 @@ query block.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..rewrite.sexpr import parse  # noqa: F401  (the doctests use it)
 from ..rewrite.term import Elem, Opaque, Reduce, Term
+from .cost_core import counts, tile_traffic, volume  # noqa: F401  (tile_traffic: re-exported)
 
 SFU_OPS = {"exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 1, "log1p": 1,
            "expm1": 1, "sin": 1, "cos": 1, "pow": 2}
@@ -58,13 +58,6 @@ class Counts:
         return Counts(self.tensor * f, self.fp32 * f, self.sfu * f)
 
 
-def volume(axes, sizes) -> float:
-    v = 1.0
-    for a in axes:
-        v *= sizes[a]
-    return v
-
-
 def _is_array(t: Term) -> bool:
     return bool(t.axes)
 
@@ -78,40 +71,52 @@ def contraction_factors(t: Term) -> tuple[Term, ...] | None:
     return tuple(x for x in t.body.args if _is_array(x)) if len(along) >= 2 else None
 
 
-def node_counts(t: Term, sizes: dict) -> Counts:
-    """The work of one node alone (its children already computed)."""
+def node_work(t: Term) -> tuple:
+    """The work of one node alone (its children already computed), as (axes, tensor, fp32,
+    sfu): each count is its coefficient times the product of those axes' sizes."""
     if isinstance(t, Reduce):
-        vol = volume(t.body.axes if t.axis in t.body.axes else t.body.axes + (t.axis,), sizes)
+        axes = t.body.axes if t.axis in t.body.axes else t.body.axes + (t.axis,)
         factors = contraction_factors(t)
         if factors is not None:
             # array factors beyond two are multiplied in elementwise first
-            return Counts(tensor=2 * vol, fp32=max(0, len(factors) - 2) * vol)
-        return Counts(fp32=vol)
+            return axes, 2, max(0, len(factors) - 2), 0
+        return axes, 0, 1, 0
     if isinstance(t, Elem):
-        vol = volume(t.axes, sizes)
         if t.op in SFU_OPS:
-            return Counts(sfu=SFU_OPS[t.op] * vol)
-        return Counts(fp32=max(1, len(t.args) - 1) * vol)
+            return t.axes, 0, 0, SFU_OPS[t.op]
+        return t.axes, 0, max(1, len(t.args) - 1), 0
     if isinstance(t, Opaque):
-        return Counts(fp32=volume(t.args[0].axes, sizes))
-    return Counts()  # Input, State, Const, Size, Broadcast, Rename, Layout: no arithmetic
+        return t.args[0].axes, 0, 1, 0
+    return (), 0, 0, 0  # Input, State, Const, Size, Broadcast, Rename, Layout: no arithmetic
 
 
-_COUNTS_CACHE: dict = {}
+def node_counts(t: Term, sizes: dict) -> Counts:
+    """The work of one node alone (its children already computed)."""
+    axes, ct, cf, cs = node_work(t)
+    v = volume(axes, sizes)
+    return Counts(ct * v, cf * v, cs * v)
 
 
-def term_counts(roots, sizes: dict) -> Counts:
-    """Work to evaluate `roots` (a term or several sharing subterms), counted per node once."""
+_WORK_CACHE: dict = {}
+
+
+def work_terms(roots) -> list:
+    """The work to evaluate `roots` (a term or several sharing subterms, each node counted
+    once) as `[axes, tensor, fp32, sfu]` terms, one per set of axes: the size-free form that
+    lowering/cost_core.py evaluates (`counts`) and kernels/export.py embeds.
+
+    >>> work_terms(parse("(sum@j (exp x[i,j]))"))
+    [[('i', 'j'), 0, 1, 1]]
+    """
     roots = (roots,) if isinstance(roots, Term) else tuple(roots)
-    key = (roots, tuple(sorted(sizes.items())))
-    if key not in _COUNTS_CACHE:
-        if len(_COUNTS_CACHE) > 4096:
-            _COUNTS_CACHE.clear()
-        _COUNTS_CACHE[key] = _term_counts(roots, sizes)
-    return _COUNTS_CACHE[key]
+    if roots not in _WORK_CACHE:
+        if len(_WORK_CACHE) > 4096:
+            _WORK_CACHE.clear()
+        _WORK_CACHE[roots] = _work_terms(roots)
+    return _WORK_CACHE[roots]
 
 
-def _term_counts(roots: tuple, sizes: dict) -> Counts:
+def _work_terms(roots: tuple) -> list:
     seen: set[int] = set()
     nodes = []
     for r in roots:
@@ -121,23 +126,17 @@ def _term_counts(roots: tuple, sizes: dict) -> Counts:
                 nodes.append(t)
     # the product under a contraction is done by the tensor core, not as an elementwise op
     absorbed = {id(t.body) for t in nodes if contraction_factors(t) is not None}
-    total = Counts()
+    merged: dict = {}
     for t in nodes:
         if id(t) not in absorbed:
-            total += node_counts(t, sizes)
-    return total
+            axes, ct, cf, cs = node_work(t)
+            if ct or cf or cs:
+                key = tuple(sorted(axes))
+                old = merged.get(key, (0, 0, 0))
+                merged[key] = (old[0] + ct, old[1] + cf, old[2] + cs)
+    return [[k, *v] for k, v in merged.items()]
 
 
-def tile_traffic(inputs: dict, sizes: dict, tiles: dict) -> dict:
-    """Elements each input moves from global memory into the programs, re-reads counted.
-
-    `tiles` maps each grid axis to its block size (1 for a batch axis).  An input is loaded
-    once per block of every grid axis it does not carry."""
-    out = {}
-    for name, axes in inputs.items():
-        n = volume(axes, sizes)
-        for a, blk in tiles.items():
-            if a not in axes:
-                n *= math.ceil(sizes[a] / blk)
-        out[name] = float(n)
-    return out
+def term_counts(roots, sizes: dict) -> Counts:
+    """Work to evaluate `roots` (a term or several sharing subterms), counted per node once."""
+    return Counts(*counts(work_terms(roots), sizes))

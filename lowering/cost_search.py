@@ -20,14 +20,18 @@ from ..errors import UserError
 from ..rewrite.term import Term
 from ..theorems.stream import StreamForm
 from .cost import (Candidate, Rejected, check_sizes, fused_candidate, unfused_candidate)
+from .cost_core import SPLITS as PARTS, rank_key
 from .hardware import Spec, check_dtype, get_device
 
-SPLITS = (2, 4, 8, 16, 32, 64)
+SPLITS = tuple(p for p in PARTS if p > 1)
 FORMS = ("unfused", "fused", "split")
+# The tile configs searched, by `explain` and by the modules kernels/export.py writes (CONFIGS)
+SPACE = {"BLOCK_M": (16, 32, 64, 128), "BLOCK_N": (32, 64, 128), "num_warps": (4, 8),
+         "num_stages": (1, 2, 3, 4)}
 
 
-def config_space(block_m=(16, 32, 64, 128), block_n=(32, 64, 128), warps=(4, 8),
-                 stages=(1, 2, 3, 4)) -> list[dict]:
+def config_space(block_m=SPACE["BLOCK_M"], block_n=SPACE["BLOCK_N"], warps=SPACE["num_warps"],
+                 stages=SPACE["num_stages"]) -> list[dict]:
     return [{"BLOCK_M": m, "BLOCK_N": n, "num_warps": w, "num_stages": s}
             for m, n, w, s in itertools.product(block_m, block_n, warps, stages)]
 
@@ -58,20 +62,18 @@ def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
                 out.append(fused_candidate(stream_form, term, sizes, dtype, spec, cfg, p))
             except Rejected:
                 pass
-    # ties (same binding time) go to the candidate whose other resources are lighter: real
-    # kernels overlap units imperfectly, so the less total work, the closer to the bound
-    out.sort(key=lambda c: (round(c.predicted_s, 12), sum(c.breakdown_s.values()), c.splits,
-                            sorted(c.config.items())))
+    out.sort(key=lambda c: rank_key(c.predicted_s, c.breakdown_s, c.splits, c.config))
     return out
 
 
 def best_candidate(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
-                   device="h100", forms=("fused", "split")) -> Candidate:
-    """The kernel `export` should generate: the fastest fused or split-KV candidate.
+                   device="h100", forms=("fused", "split"), configs=None) -> Candidate:
+    """The kernel `export` generates: the fastest fused or split-KV candidate (an exported
+    module makes the same choice at run time, per call shape, with the same arithmetic).
 
     Returns a Candidate: `.form` ("fused" or "split"), `.splits` (p, 1 when fused), `.config`
     ({"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"}), `.predicted_ms`, `.bound`."""
-    ranked = rank(stream_form, term, sizes, dtype, device, forms=forms)
+    ranked = rank(stream_form, term, sizes, dtype, device, forms=forms, configs=configs)
     if not ranked:
         raise UserError("no tile config fits this device for these sizes")
     return ranked[0]

@@ -89,6 +89,25 @@ class Spec:
                             f"{', '.join(sorted(self.tensor))}")
         return self.tensor[dtype].best
 
+    def figures(self) -> dict:
+        """The figures lowering/cost_core.py divides by, as plain numbers (measured where
+        measured, else the datasheet's; the SMEM, register and thread limits as specified).
+
+        >>> f = DEVICES["h100"].figures()
+        >>> f["sms"], f["hbm"] == DEVICES["h100"].rate("hbm"), sorted(f["tensor"])[:2]
+        (132, True, ['bf16', 'fp16'])
+        """
+        return {"name": self.name, "sms": self.sms.value,
+                "smem_per_sm": self.smem_per_sm.value,
+                "smem_per_block": self.smem_per_block.value,
+                "regs_per_sm": self.regs_per_sm.value,
+                "max_threads_per_sm": self.max_threads_per_sm.value,
+                "tensor": {k: f.best for k, f in self.tensor.items()},
+                "fp32": self.rate("fp32"), "sfu": self.rate("sfu"), "hbm": self.rate("hbm"),
+                "l2": self.rate("l2"), "loop_latency_s": self.loop_latency_s.best,
+                "program_stream_bytes_per_s": self.program_stream_bytes_per_s.best,
+                "launch_s": self.launch_s.best}
+
     def datasheet_only(self) -> "Spec":
         """The same device with every measured figure dropped (the napkin's own numbers)."""
         def strip(v):

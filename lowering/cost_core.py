@@ -1,0 +1,304 @@
+"""The napkin cost model's arithmetic, as plain numbers in and out (no wirefuse imports).
+
+lowering/cost.py turns a stream form into a *profile* (plain data: the roles of its axes, the
+inputs' axes, the state components' axes and its work as `[axes, tensor, fp32, sfu]` terms, each
+meaning coefficient × the product of those axes' sizes) and a device into *figures*
+(hardware.Spec.figures); everything after that is here.  kernels/export.py embeds this module's
+source, the profile and the figures into every generated module, so that the module picks its
+launch config at run time with the same arithmetic `wirefuse explain` ranks with: one source
+of truth.  Hence: standard library only, and no `from __future__` (the source is executed as is).
+
+>>> volume(("b", "i"), {"b": 2, "i": 3})
+6.0
+>>> counts([[["i", "j"], 0, 1, 2], [["i"], 4, 0, 0]], {"i": 3, "j": 5})
+(12.0, 15.0, 30.0)
+>>> rank_key(1e-3, {"hbm": 1e-3, "launch": 4e-6}, 2, {"BLOCK_M": 16})[0]
+0.001
+"""
+import math
+
+RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
+MEMORY_NORM = 3  # how sharply HBM bandwidth and loop latency combine (fitted, docs/costmodel.md)
+SPLITS = (1, 2, 4, 8, 16, 32, 64)  # split-KV part counts tried (1: the unsplit kernel)
+
+
+class Rejected(ValueError):
+    """The config does not fit the device (SMEM, registers); the message says which."""
+
+
+def volume(axes, sizes) -> float:
+    v = 1.0
+    for a in axes:
+        v *= sizes[a]
+    return v
+
+
+def counts(work, sizes) -> tuple:
+    """(tensor FLOPs, FP32 FLOPs, SFU ops) of a work list `[[axes, tensor, fp32, sfu], ...]`."""
+    t = f = s = 0.0
+    for axes, ct, cf, cs in work:
+        v = volume(axes, sizes)
+        t += ct * v
+        f += cf * v
+        s += cs * v
+    return t, f, s
+
+
+def tile_traffic(inputs: dict, sizes: dict, tiles: dict) -> dict:
+    """Elements each input moves from global memory into the programs, re-reads counted.
+
+    `tiles` maps each grid axis to its block size (1 for a batch axis).  An input is loaded
+    once per block of every grid axis it does not carry."""
+    out = {}
+    for name, axes in inputs.items():
+        n = volume(axes, sizes)
+        for a, blk in tiles.items():
+            if a not in axes:
+                n *= math.ceil(sizes[a] / blk)
+        out[name] = float(n)
+    return out
+
+
+def padded(p: dict, sizes: dict, bm: int, bn: int, chunk: int) -> dict:
+    """Sizes as one program's tiles compute them: rows rounded up to BLOCK_M, the stream axis
+    of each split (chunk keys) rounded up to BLOCK_N."""
+    s = dict(sizes)
+    rows = p["rows"]
+    if rows:
+        m = volume(rows, sizes)
+        s[rows[0]] = sizes[rows[0]] * math.ceil(m / bm) * bm / m
+    s[p["stream"]] = math.ceil(chunk / bn) * bn
+    return s
+
+
+def residency(p: dict, sizes: dict, config: dict, elt: int) -> dict:
+    """SMEM bytes and registers per thread of one fused program (Triton-style software pipeline).
+
+    SMEM: each streamed input's tile (BLOCK_N keys × its other non-batch axes) is buffered
+    `num_stages` times; each other input's tile (BLOCK_M rows) is loaded once.  Registers (fp32):
+    every state component's accumulator (BLOCK_M × its value axes), the BLOCK_M × BLOCK_N score
+    tile in fp32 and once more in the input dtype for the second contraction, the row tiles of
+    the non-streamed inputs (live across the loop), plus ~40 for addresses and loop state."""
+    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
+    stages, warps = config["num_stages"], config["num_warps"]
+    stream, rows, batch = p["stream"], p["rows"], p["batch"]
+
+    def tile(axes):
+        n = 1
+        for a in axes:
+            n *= bn if a == stream else bm if a in rows else 1 if a in batch else sizes[a]
+        return n
+    smem = 0
+    for axes in p["inputs"].values():
+        smem += elt * tile(axes) * (max(1, stages) if stream in axes else 1)
+    acc = 0
+    for axes in p["states"]:
+        acc += tile([a for a in axes if a not in batch])
+    scores = bm * bn
+    # the row-tile inputs (q) are loaded once and stay live across the whole loop
+    held = sum(tile(axes) for axes in p["inputs"].values() if stream not in axes)
+    regs_total = acc + scores + scores * elt / 4 + held * elt / 4
+    regs = math.ceil(regs_total / (32 * warps)) + 40
+    return {"smem_bytes": int(smem), "regs_per_thread": int(regs)}
+
+
+def occupancy(spec: dict, smem: int, regs: int, warps: int) -> int:
+    threads = 32 * warps
+    by_smem = spec["smem_per_sm"] // max(smem, 1)
+    by_regs = spec["regs_per_sm"] // (math.ceil(regs / 8) * 8 * threads)
+    by_threads = spec["max_threads_per_sm"] // threads
+    return int(max(0, min(by_smem, by_regs, by_threads, 32)))
+
+
+def finish(times: dict) -> tuple:
+    """(predicted seconds, binding resource).  Predicted = the binding resource's time + the
+    combine kernel of a split (it runs after the main kernel) + launches.  HBM bandwidth and
+    loop latency limit the same flow of bytes, and where both are near their limit neither is
+    reached: they enter as one term, (hbm^k + latency^k)^(1/k) (a soft roofline corner), every
+    other as itself."""
+    compute = {k: v for k, v in times.items() if k not in ("launch", "combine")}
+    bound = max(compute, key=compute.get)
+    top = compute[bound]
+    if "latency" in compute:
+        k = MEMORY_NORM
+        memory = (compute["hbm"] ** k + compute["latency"] ** k) ** (1 / k)
+        if memory > top:
+            top, bound = memory, max(("hbm", "latency"), key=compute.get)
+    return top + times.get("combine", 0.0) + times.get("launch", 0.0), bound
+
+
+def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
+    """What one config costs whatever the split count: residency and blocks per SM of one
+    program (raising Rejected when it does not fit the device: SMEM, registers, rows a body
+    reduction needs whole), and the per-config byte counts.  The search asks once per config."""
+    stream, rows, batch, inputs = p["stream"], p["rows"], p["batch"], p["inputs"]
+    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
+    res = residency(p, sizes, config, elt)
+    if res["smem_bytes"] > spec["smem_per_block"]:
+        raise Rejected(f"needs {res['smem_bytes']} B of SMEM per block; {spec['name']} gives "
+                       f"{spec['smem_per_block']}")
+    if res["regs_per_thread"] > 255:
+        raise Rejected(f"needs {res['regs_per_thread']} registers per thread (255 at most)")
+    occ = occupancy(spec, res["smem_bytes"], res["regs_per_thread"], config["num_warps"])
+    if occ < 1:
+        raise Rejected("no block fits on one SM")
+    m = volume(rows, sizes)
+    if p["across"] and bm < m:  # e.g. a column softmax: each key's weight needs every query
+        raise Rejected(f"the loop body reduces over {p['across']}, so one program must hold "
+                       f"all {int(m)} rows; BLOCK_M={bm} is smaller")
+    # Bytes: each input once per block of the grid axes it lacks (tile_traffic); fused_time
+    # multiplies the inputs without the stream axis by the split count.
+    tiles = {a: 1 for a in batch}
+    if rows:  # BLOCK_M tiles the product of the row axes; tile_traffic sees the first one
+        tiles[rows[0]] = max(1, bm * (1.0 / volume(rows[1:], sizes)))
+    n = sizes[stream]
+    return {
+        "smem_bytes": res["smem_bytes"], "regs_per_thread": res["regs_per_thread"],
+        "blocks_per_sm": occ, "rows": m, "row_blocks": math.ceil(m / bm),
+        "groups": int(volume(batch, sizes)),
+        "loads": tile_traffic(inputs, sizes, tiles),
+        "unique": {name: volume(axes, sizes) for name, axes in inputs.items()},
+        "out_elems": volume(p["out_axes"], sizes),
+        # one loop step's key tile: every streamed input's BLOCK_N slice
+        "key_tile": sum(elt * bn * volume([a for a in axes if a not in batch and a != stream
+                                           and a not in rows], sizes)
+                        for axes in inputs.values() if stream in axes),
+        # one split's partial state per row: every component, plus the running max
+        "state_elems": sum(volume(axes, sizes) for axes in p["states"]) + (
+            volume(p["shift"], sizes) / n if p["shift"] is not None else 0)}
+
+
+def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: dict,
+               splits: int = 1, fitted=None) -> tuple:
+    """(predicted seconds, binding resource, seconds per resource, detail) of the stream form
+    as one kernel (splits=1) or split-KV: `splits` programs per row block, each folding a chunk
+    of the stream axis, then a combine kernel (⊙ over the p partial states, then the tail).
+    Raises Rejected if the config does not fit; `fitted`: fit()'s answer, when known."""
+    stream, inputs = p["stream"], p["inputs"]
+    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
+    stages = config["num_stages"]
+    f = fitted or fit(p, sizes, elt, spec, config)
+    occ, row_blocks, out_elems = f["blocks_per_sm"], f["row_blocks"], f["out_elems"]
+    n = sizes[stream]
+    chunk = math.ceil(n / splits)
+    if splits > 1 and chunk < bn:
+        raise Rejected(f"{splits} splits leave {chunk} keys each, fewer than BLOCK_N={bn}")
+    programs = f["groups"] * row_blocks * splits
+    # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.
+    pad = padded(p, sizes, bm, bn, chunk)
+    pad[stream] = pad[stream] * splits
+    w_tensor, w_fp32, w_sfu = counts(p["work"], pad)
+    if p["shift"] is not None:
+        # running max: max and subtract per element of u; per key block, rescale every
+        # accumulator by exp(m_old - m_new) (one exp per row, one multiply per state element).
+        u = volume(p["shift"], pad)
+        blocks = pad[stream] / bn
+        state = sum(volume(axes, pad) for axes in p["states"])
+        w_fp32 += 2 * u + blocks * state
+        w_sfu += blocks * u / pad[stream]
+    tensor_rate = spec["tensor"][dtype] * (1.0 if bm >= 64 else 0.5)  # mma.sync below wgmma M
+    # Bytes: inputs without the stream axis are read once per split; L2 absorbs re-reads by
+    # programs resident together.
+    loads = {x: v * splits if stream not in inputs[x] else v for x, v in f["loads"].items()}
+    unique = f["unique"]
+    slots = spec["sms"] * occ
+    waves = math.ceil(programs / slots)
+    rereads = max(1, math.ceil(row_blocks * splits / slots))   # co-resident sharers hit L2
+    hbm_in = sum(min(loads[x], unique[x] * rereads) for x in loads) * elt
+    smem_in = sum(loads.values()) * elt
+    # fp32 partial states of a split: the main kernel writes them, the combine kernel reads
+    # them back and writes the output; it runs after the main kernel, so its time adds
+    partial = splits * f["state_elems"] * 4 if splits > 1 else 0.0
+    hbm = hbm_in + (partial if splits > 1 else out_elems * elt)
+    # Time per resource.  Compute: a full wave puts c_eff programs on each busy SM.
+    sms = spec["sms"]
+    c_eff = min(occ, math.ceil(programs / sms))
+    per_t, per_f, per_s = w_tensor / programs, w_fp32 / programs, w_sfu / programs
+    t = {
+        "tensor": waves * c_eff * per_t / (tensor_rate / sms),
+        "fp32": waves * c_eff * per_f / (spec["fp32"] / sms),
+        "sfu": waves * c_eff * per_s / (spec["sfu"] / sms),
+        "hbm": hbm / spec["hbm"],
+        "l2": smem_in / spec["l2"],
+    }
+    # Latency: a program's loop is a chain of dependent steps.  With max(1, stages-1) key
+    # tiles in flight one step costs (L + tile/B) / max(1, stages-1): few programs cannot fill
+    # HBM (decoding, unsplit).  Plus one L for the first loads and one for the final store; the
+    # combine kernel of a split walks the p partial states one after another.
+    lat, stream_bw = spec["loop_latency_s"], spec["program_stream_bytes_per_s"]
+    steps = math.ceil(chunk / bn)
+    step_s = (lat + f["key_tile"] / stream_bw) / max(1, stages - 1)
+    t["latency"] = waves * (steps * step_s + 2 * lat)
+    if splits > 1:  # the combine walks the p partial states one after another
+        t["combine"] = max((partial + out_elems * elt) / spec["hbm"], splits * lat)
+    # Chain: one program cannot overlap its own tensor, FP32 and SFU phases (they depend on
+    # each other); c_eff programs per SM overlap one another, which the unit times above
+    # already assume.  So the SM is busy at least Σ_units of one program, per wave.
+    t["chain"] = waves * (per_t / (tensor_rate / sms) + per_f / (spec["fp32"] / sms) +
+                          per_s / (spec["sfu"] / sms))
+    t["launch"] = spec["launch_s"] * (2 if splits > 1 else 1)
+    detail = {"bytes_hbm": hbm + (partial + out_elems * elt if splits > 1 else 0),
+              "bytes_to_smem": smem_in + out_elems * elt + 2 * partial,
+              "flops_tensor": w_tensor, "flops_fp32": w_fp32, "ops_sfu": w_sfu,
+              "programs": programs, "waves": waves, "blocks_per_sm": occ,
+              "smem_bytes": f["smem_bytes"], "regs_per_thread": f["regs_per_thread"]}
+    total, bound = finish(t)
+    return total, bound, t, detail
+
+
+def rank_key(predicted_s: float, times: dict, splits: int, config: dict) -> tuple:
+    """The order of candidates, best first.  Ties (same binding time) go to the candidate whose
+    other resources are lighter: real kernels overlap units imperfectly, so the less total
+    work, the closer to the bound; then fewer splits, then the config."""
+    return (round(predicted_s, 12), sum(times.values()), splits, sorted(config.items()))
+
+
+def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
+    """The best (config, splits, predicted seconds, binding resource) over `configs` × `splits`
+    by rank_key, or None when the device accepts none of them."""
+    best = None
+    for cfg in configs:
+        try:
+            fitted = fit(p, sizes, elt, spec, cfg)
+        except Rejected:
+            continue
+        for s in sorted(splits):
+            try:
+                total, bound, t, _ = fused_time(p, sizes, dtype, elt, spec, cfg, s, fitted)
+            except Rejected:  # too few keys per part: more parts leave fewer still
+                break
+            key = rank_key(total, t, s, cfg)
+            if best is None or key < best[0]:
+                best = (key, cfg, s, total, bound)
+    return None if best is None else best[1:]
+
+
+def device_figures(devices: dict, gpu_name: str, sms=None, limits=None) -> tuple:
+    """(figures, how) for the GPU named `gpu_name` (torch.cuda.get_device_name).
+
+    A name containing a known device's name ("NVIDIA H100 80GB HBM3" -> h100) takes its figures.
+    An unknown GPU, or a known one with another SM count (`sms`; e.g. H100 PCIe, 114 SMs), takes
+    the H100's figures scaled by SM count: SMs and the whole-chip tensor/FP32/SFU/L2 rates in
+    proportion, HBM bandwidth and latencies unchanged (there is no better guess), and the
+    per-SM and per-block limits from `limits` (the device's own, where torch reports them).
+
+    >>> figs = {"h100": {"name": "h100", "sms": 132, "tensor": {"bf16": 1.0}, "fp32": 1.0,
+    ...                  "sfu": 1.0, "l2": 1.0, "hbm": 1.0}}
+    >>> device_figures(figs, "NVIDIA H100 80GB HBM3")[1]
+    'h100'
+    >>> f, how = device_figures(figs, "NVIDIA RTX 6000 Ada Generation", sms=66)
+    >>> how, f["sms"], f["tensor"]["bf16"], f["hbm"]
+    ('h100 figures scaled by SM count (66 SMs)', 66, 0.5, 1.0)
+    """
+    low = gpu_name.lower().replace("-", " ")
+    name = next((d for d in sorted(devices, key=len, reverse=True) if d in low), None)
+    base = devices[name] if name else devices["h100"]
+    if name and (sms is None or sms == base["sms"]):
+        return base, name
+    sms = sms or base["sms"]
+    f = sms / base["sms"]
+    out = dict(base, sms=sms, fp32=base["fp32"] * f, sfu=base["sfu"] * f, l2=base["l2"] * f,
+               tensor={k: v * f for k, v in base["tensor"].items()})
+    out.update({k: v for k, v in (limits or {}).items() if v})
+    out["name"] = gpu_name
+    return out, f"{base['name']} figures scaled by SM count ({sms} SMs)"
