@@ -9,8 +9,12 @@ device (CUDA, or CPU under TRITON_INTERPRET=1); each failure is one line naming 
 axis.  Any strides are accepted (contiguous or not): the kernel takes one stride per named axis.
 
 `CONFIG` in the module holds the launch configuration (block_m, block_n, num_warps, num_stages,
-splits); None means "choose from the shapes".  `CONFIGS` is the small config space (powers of
-two) and `autotune(*args)` times it on real inputs and keeps the fastest.
+splits); a field left None is chosen per call shape (and cached per shape): on a GPU, the
+candidate the napkin cost model ranks first among the unsplit kernel and split-KV in 2..64
+parts × `CONFIGS` (the config space `wirefuse explain` searches), for that GPU (the module
+embeds lowering/cost_core.py, the stream form's profile and the device figures, so it needs no
+wirefuse at run time; see `choose` in the module); off the GPU (the interpreter) small blocks.
+`autotune(*args)` times `CONFIGS` on real inputs and keeps the fastest.
 
 Python: `export(fn, axes=..., stream=...)` proves (wirefuse.prove when present, else the path
 finder + checker of wirefuse.report), generates, writes the module to a cache folder, imports
@@ -20,11 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
+import pprint
 import sys
 import tempfile
 
 from ..errors import UserError
+from ..lowering import cost_core
+from ..lowering.cost import profile
+from ..lowering.cost_search import SPACE
+from ..lowering.hardware import DEVICES
 from ..lowering.loopnest import build_loopnest, check_causal_skip, simplify_tail
 from ..lowering.triton_gen import kernel_source
 from ..rewrite.sexpr import to_sexpr
@@ -89,6 +99,7 @@ def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]]
     src = f'''"""{doc}
 """
 import os
+import types
 {"import weakref" + chr(10) if causal else ""}
 import torch
 import triton
@@ -101,9 +112,10 @@ OUT_AXES = {tuple(out_axes)!r}
 STREAM = {nest.stream!r}
 ROW = {nest.row!r}
 LIMITS = {dict((c.axis, 256) for c in nest.contractions) | ({nest.value: 256} if nest.value else {})!r}
-{f"CAUSAL = {causal!r}  # the mask argument the kernel computes from indices (j ≤ i)" + chr(10) if causal else ""}CONFIG = {cfg!r}  # None: chosen from the shapes
+{f"CAUSAL = {causal!r}  # the mask argument the kernel computes from indices (j ≤ i)" + chr(10) if causal else ""}CONFIG = {cfg!r}  # None: chosen per call shape by the cost model
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
-           for bm in (64, 128) for bn in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)]
+           for bm in {SPACE["BLOCK_M"]!r} for bn in {SPACE["BLOCK_N"]!r}
+           for w in {SPACE["num_warps"]!r} for s in {SPACE["num_stages"]!r}]
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32)
 
 
@@ -179,7 +191,10 @@ def _check_all(args):
     return sz, fdt
 
 
-def _config(sz, device, dtype):
+def _heuristic(sz, device, dtype):
+    """CONFIG with its unset fields filled by rules of thumb: off the GPU (the interpreter)
+    small blocks and no split; on a GPU, the fallback when the cost model accepts no
+    candidate (see choose)."""
     cfg = dict(CONFIG)
     gpu = device.type == "cuda"
     wide = dtype == torch.float32  # fp32 tiles take twice the shared memory
@@ -203,6 +218,9 @@ def _config(sz, device, dtype):
                 cfg["splits"] = max(1, min(triton.cdiv(4 * sms, progs),
                                            triton.cdiv(sz[STREAM], cfg["block_n"])))
     return cfg
+
+
+{_chooser(profile(sf, term if term is not None else sf.as_term()))}
 
 
 {_CAUSAL_CHECK if causal else ""}
@@ -280,6 +298,92 @@ def autotune(*args, configs=None, reps=10):
     return best
 '''
     return src
+
+
+def _chooser(prof: dict) -> str:
+    """The generated module's launch-config chooser: lowering/cost_core.py's source verbatim
+    (run in a namespace of its own, so its names cannot clash with the function's), the stream
+    form's profile and every device's figures as data, and `choose` / `_config` / `_gpu`."""
+    core = inspect.getsource(cost_core)
+    assert "'''" not in core and "\\" not in core, "cost_core.py must fit in a raw ''' string"
+    fmt = lambda x: pprint.pformat(x, width=96, sort_dicts=False)
+    devices = {n: s.figures() for n, s in DEVICES.items()}
+    return (_CHOOSER.replace("@CORE@", core).replace("@PROFILE@", fmt(prof))
+            .replace("@DEVICES@", fmt(devices)).replace("@SPLITS@", repr(cost_core.SPLITS)))
+
+
+_CHOOSER = '''_COST_CORE = r\'\'\'@CORE@\'\'\'
+_cost = types.ModuleType("wirefuse_cost_core")
+exec(compile(_COST_CORE, "<wirefuse: lowering/cost_core.py>", "exec"), _cost.__dict__)
+
+# The stream form as the cost model sees it (lowering/cost.py: profile) and the figures of
+# the devices it knows (lowering/hardware.py: Spec.figures), as of export time.
+PROFILE = @PROFILE@
+DEVICES = @DEVICES@
+SPLITS = @SPLITS@
+_DTYPES = {torch.bfloat16: ("bf16", 2), torch.float16: ("fp16", 2), torch.float32: ("fp32", 4)}
+_KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warps"),
+         ("num_stages", "num_stages"))
+_NEEDS = {a for axes in PROFILE["inputs"].values() for a in axes}
+
+
+def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
+    """The launch config the napkin cost model ranks first for axis sizes `sz` and torch
+    `dtype` on the GPU named `gpu` (torch.cuda.get_device_name), or None when it accepts none.
+
+    Candidates: the unsplit kernel and split-KV with SPLITS parts, times every config of
+    CONFIGS, with CONFIG's set fields (the user's overrides) fixed.  Ranked exactly as
+    `wirefuse explain` / lowering.cost_search.best_candidate rank them (same arithmetic, same
+    order).  Device figures: those of the known device whose name `gpu` contains (h100, h200,
+    a100); an unknown GPU, or a known one with another SM count `sms`, gets the H100's figures
+    scaled by SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the
+    H100's) with the SMEM/register `limits` torch reports for it.  fp32 arguments: the kernel's
+    dots run in IEEE fp32 on the FP32 units, so the FP32 rate stands in for the tensor rate.
+    Costs some milliseconds of host time; _run caches the answer per shape."""
+    fixed = {k: v for k, v in CONFIG.items() if v is not None}
+    if len(fixed) == len(CONFIG):  # the user set every field: nothing to choose
+        return dict(CONFIG)
+    if dtype not in _DTYPES or not _NEEDS <= set(sz):
+        return None
+    name, elt = _DTYPES[dtype]
+    figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits)
+    if name == "fp32":
+        figs = dict(figs, tensor=dict(figs["tensor"], fp32=figs["fp32"]))
+    configs, seen = [], set()
+    for c in CONFIGS:
+        c = dict(c, **{k: v for k, v in fixed.items() if k != "splits"})
+        key = tuple(c[k] for k, _ in _KEYS)
+        if key not in seen:
+            seen.add(key)
+            configs.append({m: c[k] for k, m in _KEYS})
+    splits = (fixed["splits"],) if "splits" in fixed else SPLITS
+    best = _cost.choose(PROFILE, sz, name, elt, figs, configs, splits)
+    if best is None:
+        return None
+    return dict({k: best[0][m] for k, m in _KEYS}, splits=best[1])
+
+
+def _gpu(device):
+    """(name, SM count, limits) of a CUDA device as torch reports them; limits a torch
+    version does not report are left out."""
+    props = torch.cuda.get_device_properties(device)
+    limits = {k: getattr(props, a, None) for k, a in (
+        ("smem_per_block", "shared_memory_per_block_optin"),
+        ("smem_per_sm", "shared_memory_per_multiprocessor"),
+        ("regs_per_sm", "regs_per_multiprocessor"),
+        ("max_threads_per_sm", "max_threads_per_multi_processor"))}
+    return props.name, props.multi_processor_count, limits
+
+
+def _config(sz, device, dtype):
+    """The launch config: on a GPU, the cost model's top-1 for this shape there (choose);
+    off the GPU (the interpreter), or when the model accepts no candidate, _heuristic."""
+    if device.type == "cuda":
+        cfg = choose(sz, dtype, *_gpu(device))
+        if cfg is not None:
+            return cfg
+    return _heuristic(sz, device, dtype)
+'''
 
 
 def _prove(fn, axes, stream: str):

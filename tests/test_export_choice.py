@@ -1,0 +1,135 @@
+"""An exported module launches what the cost model ranks first (issue #6): its run-time choice
+per call shape equals lowering.cost_search.best_candidate / `wirefuse explain` for the same
+device figures; CONFIG's fields (the user's overrides) still win; off the GPU nothing changed.
+
+No GPU is needed: `choose` takes the GPU's name, and `_config` is called with a CUDA device
+object while the module's `_gpu` query is replaced by a fake H100."""
+import json
+
+import pytest
+import torch
+
+from wirefuse.cli import main
+from wirefuse.kernels.export import export_source, load_module, module_source
+from wirefuse.lowering.cost import reference_form
+from wirefuse.lowering.cost_search import best_candidate, config_space, export_config
+from wirefuse.loading import load_function
+
+AX = {"q": ("b", "h", "i", "d"), "k": ("b", "h", "j", "d"), "v": ("b", "h", "j", "e")}
+NAMES = {"h100": "NVIDIA H100 80GB HBM3", "h200": "NVIDIA H200", "a100": "NVIDIA A100-SXM4-80GB"}
+D = 128
+SIZES = [  # prefill, a chunk of queries, decoding at b = 1 / 4, h = 8 / 16, 8K .. 128K keys
+    dict(b=1, h=16, i=4096, j=4096, d=D, e=D), dict(b=2, h=16, i=2048, j=2048, d=64, e=64),
+    dict(b=1, h=8, i=3072, j=3072, d=D, e=D), dict(b=1, h=16, i=128, j=32768, d=D, e=D),
+    dict(b=1, h=8, i=1, j=8192, d=D, e=D), dict(b=1, h=16, i=1, j=65536, d=D, e=D),
+    dict(b=1, h=8, i=1, j=131072, d=D, e=D), dict(b=4, h=8, i=1, j=32768, d=D, e=D),
+    dict(b=4, h=16, i=1, j=8192, d=D, e=D), dict(b=1, h=32, i=1, j=24576, d=D, e=D)]
+
+
+@pytest.fixture(scope="module", params=["spherical", "softmax"])
+def exported(request, tmp_path_factory):
+    sf, term = reference_form(request.param)
+    name = f"choice_{request.param}"
+    path = tmp_path_factory.mktemp("choice") / f"{name}.py"
+    path.write_text(module_source(name, ["q", "k", "v"], AX, sf, term))
+    mod = load_module(str(path))
+    yield mod, sf, term
+    mod.CONFIG = dict.fromkeys(mod.CONFIG)
+
+
+@pytest.mark.parametrize("sz", SIZES, ids=lambda s: "b{b}h{h}i{i}j{j}d{d}".format(**s))
+def test_choice_is_the_models_top1(exported, sz):
+    mod, sf, term = exported
+    for dev, dtype, tdtype in [("h100", "bf16", torch.bfloat16), ("h100", "fp16", torch.float16),
+                               ("h200", "bf16", torch.bfloat16), ("a100", "bf16", torch.bfloat16)]:
+        want = export_config(best_candidate(sf, term, sz, dtype, dev))
+        assert mod.choose(dict(sz), tdtype, NAMES[dev]) == want, (dev, dtype)
+
+
+def test_decoding_splits_and_prefill_does_not(exported):
+    mod, _, _ = exported
+    assert mod.choose(dict(SIZES[5]), torch.bfloat16)["splits"] > 1      # 16 rows, 64K keys
+    assert mod.choose(dict(SIZES[0]), torch.bfloat16)["splits"] == 1     # 4K × 4K
+
+
+def test_user_config_fields_win(exported):
+    mod, sf, term = exported
+    sz = SIZES[5]
+    try:
+        mod.CONFIG = dict(mod.CONFIG, splits=1)     # e.g. `wirefuse export --splits 1`
+        want = export_config(best_candidate(sf, term, sz, forms=("fused",)))
+        assert mod.choose(dict(sz), torch.bfloat16) == want and want["splits"] == 1
+        mod.CONFIG = dict.fromkeys(mod.CONFIG) | {"block_m": 64, "num_stages": 2}
+        want = export_config(best_candidate(
+            sf, term, sz, configs=config_space(block_m=(64,), stages=(2,))))
+        got = mod.choose(dict(sz), torch.bfloat16)
+        assert got == want and got["block_m"] == 64 and got["num_stages"] == 2
+        full = dict(block_m=32, block_n=32, num_warps=8, num_stages=4, splits=3)
+        mod.CONFIG = dict(full)                     # every field set: exactly that
+        assert mod.choose(dict(sz), torch.bfloat16) == full
+    finally:
+        mod.CONFIG = dict.fromkeys(mod.CONFIG)
+
+
+def test_unknown_gpu_takes_h100_figures_scaled_by_sm_count(exported):
+    mod, sf, term = exported
+    sz = SIZES[7]
+    h100 = mod.choose(dict(sz), torch.bfloat16, NAMES["h100"])
+    assert mod.choose(dict(sz), torch.bfloat16, "Some Future GPU", sms=132) == h100
+    figs, how = mod._cost.device_figures(mod.DEVICES, "Some Future GPU", 66,
+                                         {"smem_per_block": 99 * 1024})
+    assert "scaled by SM count" in how and figs["sms"] == 66
+    assert figs["tensor"]["bf16"] == pytest.approx(mod.DEVICES["h100"]["tensor"]["bf16"] / 2)
+    small = mod.choose(dict(sz), torch.bfloat16, "Some Future GPU", sms=66,
+                       limits={"smem_per_block": 99 * 1024})
+    space = {(c["block_m"], c["block_n"], c["num_warps"], c["num_stages"]) for c in mod.CONFIGS}
+    assert (small["block_m"], small["block_n"], small["num_warps"], small["num_stages"]) in space
+    # what fits 99 KB: the streamed K and V tiles, num_stages deep, plus the q tile (bf16)
+    assert 2 * (small["block_m"] * D + small["num_stages"] * small["block_n"] * 2 * D) \
+        <= 99 * 1024
+
+
+def test_config_on_gpu_is_the_choice_and_off_gpu_unchanged(exported, monkeypatch):
+    mod, _, _ = exported
+    sz = dict(SIZES[7])
+    monkeypatch.setattr(mod, "_gpu", lambda device: (NAMES["h100"], 132, {}))
+    assert mod._config(sz, torch.device("cuda"), torch.bfloat16) == \
+        mod.choose(sz, torch.bfloat16, NAMES["h100"])
+    # the interpreter (CPU): small blocks, no split, as before
+    assert mod._config(sz, torch.device("cpu"), torch.float32) == \
+        dict(block_m=16, block_n=16, num_warps=4, num_stages=1, splits=1)
+
+
+ATT_PY = '''
+import torch
+
+def spherical(q, k, v):
+    s = (q @ k.transpose(-1, -2)) * 0.088
+    return (s / s.norm(dim=-1, keepdim=True)) @ v
+
+
+def softmax(q, k, v):
+    return torch.softmax((q @ k.transpose(-1, -2)) * 0.088, dim=-1) @ v
+'''
+AXES = "q: b h i d, k: b h j d, v: b h j e"
+
+
+@pytest.mark.parametrize("fn_name", ["spherical", "softmax"])
+def test_explain_top1_is_what_the_module_launches(tmp_path, capsys, monkeypatch, fn_name):
+    src = tmp_path / "att.py"
+    src.write_text(ATT_PY)
+    fn = load_function(f"{src}:{fn_name}")
+    out = tmp_path / f"{fn_name}_kernel.py"
+    out.write_text(export_source(fn, AXES, "j"))
+    mod = load_module(str(out), f"_choice_cli_{fn_name}")
+    monkeypatch.setattr(mod, "_gpu", lambda device: (NAMES["h100"], 132, {}))
+    for sz in (SIZES[0], SIZES[5], SIZES[7]):
+        spec = ",".join(f"{a}={n}" for a, n in sz.items())
+        assert main(["explain", f"{src}:{fn_name}", "--axes", AXES, "--sizes", spec,
+                     "--json", "--top", "1000"]) == 0
+        cands = json.loads(capsys.readouterr()[0])["candidates"]
+        top = next(c for c in cands if c["form"] != "unfused")
+        cfg = top["config"]
+        want = dict(block_m=cfg["BLOCK_M"], block_n=cfg["BLOCK_N"], num_warps=cfg["num_warps"],
+                    num_stages=cfg["num_stages"], splits=top["splits"])
+        assert mod._config(dict(sz), torch.device("cuda"), torch.bfloat16) == want
