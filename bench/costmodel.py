@@ -8,7 +8,10 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `measure` checks each kernel against a float64 reference (on a
+over the whole search space.  `plan --set run3` writes bench/costmodel_plan_run3.json instead:
+a held-out plan of generated kernels only, on shapes no earlier run timed (RUN3 below); run it
+with `measure --plan bench/costmodel_plan_run3.json`.  `facts --out DIR` measures the device
+figures alone (for lowering/hardware.py's measured column).  `measure` checks each kernel against a float64 reference (on a
 shape cut down to at most 512 queries × 8192 keys), then times it with triton's do_bench
 (median), and measures the device's HBM copy bandwidth, dense bf16 matmul rate, exp throughput
 and launch overhead.  `report` computes Spearman's rank correlation of predicted vs measured
@@ -55,6 +58,98 @@ HELD_OUT = {
     "prefill-4k-d64": dict(b=2, h=16, i=4096, j=4096, d=64, e=64),
 }
 SHAPES = {**CALIBRATION, **HELD_OUT}
+
+# Run 3: held out from everything above (one repeat, marked), generated kernels only.  Prefill
+# (b, h, N, D) and decoding (one query, D = 128) at b = 4, h = 8 and b = 1, h = 32.
+RUN3 = {
+    "prefill-3k-h8": dict(b=1, h=8, i=3072, j=3072, d=D, e=E),
+    "prefill-6k-b2-d64": dict(b=2, h=16, i=6144, j=6144, d=64, e=64),
+    "prefill-2k-h32": dict(b=1, h=32, i=2048, j=2048, d=D, e=E),
+    "prefill-12k-b4": dict(b=4, h=8, i=12288, j=12288, d=D, e=E),
+    # the calibration shape where split-KV measured only 1.3-1.7x (host floor): re-measured
+    "decode-32k-b4": dict(b=4, h=8, i=1, j=32768, d=D, e=E),
+    "decode-64k-b4": dict(b=4, h=8, i=1, j=65536, d=D, e=E),
+    "decode-128k-b4": dict(b=4, h=8, i=1, j=131072, d=D, e=E),
+    "decode-8k-h32": dict(b=1, h=32, i=1, j=8192, d=D, e=E),
+    "decode-24k-h32": dict(b=1, h=32, i=1, j=24576, d=D, e=E),
+}
+RUN3_REPEATS = {"decode-32k-b4"}
+RUN3_VARIANTS = {"spherical": tuple(RUN3), "softmax": tuple(RUN3),
+                 "sigmoid": ("prefill-2k-h32", "decode-64k-b4", "decode-24k-h32")}
+RUN3_PLAN = os.path.join(HERE, "costmodel_plan_run3.json")
+
+
+def heuristic(sizes: dict, sms: int = 132) -> tuple[int, dict]:
+    """(splits, config) that exported modules chose for bf16 on a GPU before the cost model
+    did (the rule kernels/export.py keeps as `_heuristic`): BLOCK_M 16 for at most 16 rows,
+    64 up to 64, else 128; BLOCK_N 64; 8 warps at BLOCK_M 128; 3 stages; split the keys when
+    fewer programs than SMs, into min(4·SMs / programs, key blocks) parts."""
+    i = sizes["i"]
+    bm = 16 if i <= 16 else 64 if i <= 64 else 128
+    progs = -(-i // bm) * sizes["b"] * sizes["h"]
+    p = min(-(-4 * sms // progs), -(-sizes["j"] // 64)) if progs < sms else 1
+    return max(1, p), _cfg(bm, 64, 8 if bm >= 128 else 4, 3)
+
+
+def _grid_run3(ranked, sizes: dict) -> list[tuple]:
+    """(role, form, splits, config) for one shape: the model's top-1 (and, decoding, its best
+    unsplit kernel and its split config at half and twice the parts; prefill, its runner-up),
+    the heuristic's pick (decoding: also unsplit), and a small spread."""
+    top = ranked[0]
+    pts = [("model-top1", top.form, top.splits, top.config)]
+    p_h, cfg_h = heuristic(sizes)
+    if sizes["i"] == 1:
+        uns = next(c for c in ranked if c.splits == 1)
+        pts.append(("model-unsplit", "fused", 1, uns.config))
+        pts.append(("heuristic-unsplit", "fused", 1, cfg_h))
+        pts.append(("heuristic", "split" if p_h > 1 else "fused", p_h, cfg_h))
+        p = top.splits if top.splits > 1 else 8
+        pts += [("spread", "split", q, top.config) for q in (max(2, p // 2), 2 * p)]
+    else:
+        pts.append(("model-top2", ranked[1].form, ranked[1].splits, ranked[1].config))
+        pts.append(("heuristic", "split" if p_h > 1 else "fused", p_h, cfg_h))
+        pts += [("spread", "fused", 1, c) for c in (_cfg(64, 64, 4, 3), _cfg(128, 32, 8, 2))]
+    return pts
+
+
+def plan_run3(device: str, dtype: str, write_modules: bool = True) -> list[dict]:
+    """Run 3's points: generated kernels only (proven from examples/attention.py, written to
+    bench/generated_cm/), on RUN3's shapes, with predictions frozen now."""
+    from wirefuse.lowering.cost import Rejected, fused_candidate
+    from wirefuse.lowering.cost_search import rank
+    from wirefuse.lowering.hardware import get_device
+    spec = get_device(device)
+    forms = _generated_forms(tuple(RUN3_VARIANTS), write_modules)
+    if not forms:
+        raise SystemExit("plan --set run3 needs wirefuse's prover and kernels/export.py")
+    points = []
+    for variant, shapes in RUN3_VARIANTS.items():
+        sf, term = forms[variant]
+        for shape in shapes:
+            sizes = RUN3[shape]
+            ranked = rank(sf, term, sizes, dtype, spec, forms=("fused", "split"))
+            top = ranked[0]
+            seen = {}
+            for role, form, p, cfg in _grid_run3(ranked, sizes):
+                key = (p, tuple(sorted(cfg.items())))
+                if key in seen:
+                    seen[key]["roles"].append(role)
+                    continue
+                try:
+                    c = fused_candidate(sf, term, sizes, dtype, spec, cfg, p)
+                except Rejected as e:
+                    print(f"skip {variant} {shape} {role} p={p} {cfg}: {e}", file=sys.stderr)
+                    continue
+                seen[key] = pt = {
+                    "id": len(points), "variant": variant, "shape": shape,
+                    "kernel": "generated",
+                    "set": "repeat" if shape in RUN3_REPEATS else "held-out",
+                    "sizes": sizes, "form": c.form, "splits": p, "config": cfg,
+                    "roles": [role], "predicted_ms": c.predicted_ms, "bound": c.bound,
+                    "breakdown_ms": {k: v * 1e3 for k, v in c.breakdown_s.items()},
+                    "model_top1": (p, cfg) == (top.splits, top.config)}
+                points.append(pt)
+    return points
 
 
 def _cfg(bm, bn, w, s):
@@ -170,10 +265,18 @@ def _device_facts():
     import triton
     import triton.language as tl
     from triton.testing import do_bench
+    props = torch.cuda.get_device_properties(0)
+    sms = props.multi_processor_count
     facts = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
              "triton": triton.__version__, "cuda": torch.version.cuda,
-             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-             "sms": torch.cuda.get_device_properties(0).multi_processor_count}
+             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "sms": sms,
+             "memory_bytes": props.total_memory}
+    for key, attr in (("l2_bytes", "L2_cache_size"),
+                      ("smem_per_block_optin", "shared_memory_per_block_optin"),
+                      ("smem_per_sm", "shared_memory_per_multiprocessor"),
+                      ("regs_per_sm", "regs_per_multiprocessor")):
+        if getattr(props, attr, None) is not None:  # attributes an older torch lacks
+            facts[key] = getattr(props, attr)
     n = 1 << 29  # 1 GiB of bf16
     a = torch.randn(n, device="cuda", dtype=torch.bfloat16)
     b = torch.empty_like(a)
@@ -195,7 +298,7 @@ def _device_facts():
             u = tl.exp2(u * -0.7)
             w = tl.exp2(w * -0.6)
         tl.store(Y + offs, u + w)
-    cnt, iters = 132 * 64 * 1024, 256
+    cnt, iters = sms * 64 * 1024, 256  # 64 programs of 1024 per SM
     xs = torch.rand(cnt, device="cuda")
     ys = torch.empty_like(xs)
     run = lambda: exps[(cnt // 1024,)](xs, ys, ITERS=iters, BLOCK=1024, num_warps=8)
@@ -210,7 +313,7 @@ def _device_facts():
             offs = (s0 + pid * BLOCK + tl.arange(0, BLOCK)) % n
             acc += tl.load(X + offs).to(tl.float32)
         tl.store(Y + pid * BLOCK + tl.arange(0, BLOCK), acc)
-    n, progs = 1 << 22, 132 * 4  # 8 MiB of bf16, read by 528 programs
+    n, progs = 1 << 22, sms * 4  # 8 MiB of bf16 (in L2 on A100/H100/H200), 4 programs per SM
     xb = torch.randn(n, device="cuda", dtype=torch.bfloat16)
     yb = torch.empty(progs * 4096, device="cuda")
     run = lambda: l2read[(progs,)](xb, yb, n, BLOCK=4096, num_warps=8)
@@ -219,10 +322,90 @@ def _device_facts():
     t = torch.empty(1, device="cuda")
     facts["launch_s"] = do_bench(lambda: t.add_(1), warmup=100, rep=200,
                                  return_mode="median") * 1e-3
+    facts["launch_wall_s"] = _wall(lambda: t.add_(1))
     return facts
 
 
-def measure(points: list[dict], out_dir: str) -> dict:
+def _wall(fn, calls: int = 300) -> float:
+    """Host wall time per call of `fn`, run back to back after a warm-up: for work much
+    smaller than its launch this is the per-call host floor (the GPU waits for the host)."""
+    import torch
+    for _ in range(20):
+        fn()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / calls
+
+
+def _host_floor(generated: dict) -> dict:
+    """Per-call host floor of each generated module, on a tiny decoding shape (1 query, 256
+    keys, D = 128): wall time per call with the config the module chooses itself (cached after
+    the first call), unsplit, and split in 4; plus the module's first-call choice time (the
+    cost model's ranking, once per new shape)."""
+    import torch
+    g = torch.Generator(device="cuda").manual_seed(2)
+    mk = lambda n: torch.randn(1, 1, n, D, device="cuda", dtype=torch.bfloat16, generator=g)
+    q, k, v = mk(1), mk(256), mk(256)
+    out = {}
+    for variant, mod in generated.items():
+        fn = getattr(mod, variant)
+        rec = {}
+        for label, cfg in (("auto", {}), ("p1", dict(block_m=16, block_n=64, num_warps=4,
+                                                      num_stages=2, splits=1)),
+                           ("p4", dict(block_m=16, block_n=64, num_warps=4, num_stages=2,
+                                       splits=4))):
+            mod.CONFIG = dict(dict.fromkeys(mod.CONFIG), **cfg)
+            mod._configs.clear()
+            t0 = time.perf_counter()
+            fn(q, k, v)
+            torch.cuda.synchronize()
+            rec[f"{label}_first_call_s"] = time.perf_counter() - t0
+            rec[f"{label}_wall_s"] = _wall(lambda: fn(q, k, v))
+        sz = dict(b=1, h=1, i=1, j=256, d=D, e=D)
+        mod.CONFIG = dict.fromkeys(mod.CONFIG)
+        t0 = time.perf_counter()
+        mod.choose(sz, torch.bfloat16, torch.cuda.get_device_name())
+        rec["choose_s"] = time.perf_counter() - t0
+        out[variant] = rec
+    t = torch.empty(1, device="cuda")
+    out["torch_add_wall_s"] = _wall(lambda: t.add_(1))
+    return out
+
+
+def _auto_choices(points: list[dict], generated: dict) -> list[dict]:
+    """What each generated module launches by itself (CONFIG unset) at each planned shape on
+    this GPU: the cost model's choice, from the real device name.  Not timed."""
+    import torch
+    out, done = [], set()
+    for pt in points:
+        key = (pt["variant"], pt["shape"])
+        if pt.get("kernel") != "generated" or key in done:
+            continue
+        done.add(key)
+        mod = generated[pt["variant"]]
+        mod.CONFIG = dict.fromkeys(mod.CONFIG)
+        t0 = time.perf_counter()
+        cfg = mod._config(dict(pt["sizes"]), torch.device("cuda"), torch.bfloat16)
+        out.append({"variant": pt["variant"], "shape": pt["shape"], "auto_config": cfg,
+                    "choose_s": time.perf_counter() - t0})
+    return out
+
+
+def facts_main(out_dir: str) -> dict:
+    """`facts`: the device figures alone (HBM copy, bf16 matmul, exp2, L2 read, launch), as
+    JSON on stdout and in OUT/facts.json; needs only torch and triton."""
+    facts = _device_facts()
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "facts.json"), "w") as f:
+        json.dump(facts, f, indent=1)
+    print(json.dumps(facts, indent=1))
+    return facts
+
+
+def measure(points: list[dict], out_dir: str, warmup: int = 25, rep: int = 100) -> dict:
     import torch
     from triton.testing import do_bench
     sys.path.insert(0, HERE)
@@ -242,6 +425,9 @@ def measure(points: list[dict], out_dir: str) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     facts = _device_facts()
     print("device:", json.dumps(facts), flush=True)
+    if generated:
+        facts["host_floor"] = _host_floor(generated)
+        print("host floor:", json.dumps(facts["host_floor"]), flush=True)
     results, cache = [], {}
     for pt in points:
         s = pt["sizes"]
@@ -275,7 +461,7 @@ def measure(points: list[dict], out_dir: str) -> dict:
         try:
             qs, ks, vs = q[:, :, :512], k[:, :, :8192], v[:, :, :8192]
             rec["rel_err"] = K.rel_err(fn(qs, ks, vs), ref(qs, ks, vs))
-            ms = do_bench(lambda: fn(q, k, v), warmup=25, rep=100, return_mode="median")
+            ms = do_bench(lambda: fn(q, k, v), warmup=warmup, rep=rep, return_mode="median")
             rec["measured_ms"] = ms
         except Exception as e:  # a config that does not compile or run: recorded, not fatal
             rec["error"] = f"{type(e).__name__}: {e}"[:300]
@@ -287,7 +473,10 @@ def measure(points: list[dict], out_dir: str) -> dict:
               f"{json.dumps(cfg):<70} pred {pt['predicted_ms']:8.4f}  "
               f"meas {rec.get('measured_ms', float('nan')):8.4f}  "
               f"err {rec.get('rel_err', float('nan')):.1e} {rec.get('error', '')}", flush=True)
-    out = {"facts": facts, "results": results}
+    out = {"facts": facts, "results": results, "auto": _auto_choices(points, generated)}
+    for a in out["auto"]:
+        print(f"auto {a['variant']:<9} {a['shape']:<18} {json.dumps(a['auto_config'])} "
+              f"(chosen in {a['choose_s'] * 1e3:.1f} ms)", flush=True)
     with open(os.path.join(out_dir, "measured.json"), "w") as f:
         json.dump(out, f, indent=1)
     return out
@@ -331,10 +520,9 @@ constant; their Spearman and top-1 results are reported separately.
 LIMITS_TEXT = """\
 ## What this does not show
 
-- The kernels timed are the hand-written Triton loops of bench/costmodel_kernels.py (the loop
-  structure the lowering emits), unless a row says `generated`; see the run notes below.
-- Only two variants (spherical, softmax), head dims 64 and 128, bf16, forward, non-causal, on
-  one H100.  H200 and A100 figures in lowering/hardware.py are datasheet values, unmeasured.
+- @KERNELS@
+- Only the variants @VARIANTS@, head dims 64 and 128, bf16, forward, non-causal, on one GPU
+  (above).  Figures in lowering/hardware.py without a measured value are datasheet values.
 - Ties: several configs often share a predicted time (same binding resource); the ranking breaks
   ties by the sum of all resource times, which is a heuristic, not part of the model.
 - Prefill inputs of 4K keys fit in L2 (50 MB), so repeated timing reads K and V from L2; this
@@ -469,7 +657,7 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
             rows.append({**pt, **{k: r[k] for k in ("measured_ms", "rel_err") if k in r}})
     rho = spearman([r["predicted_ms"] for r in rows], [r["measured_ms"] for r in rows])
     rho_set = {}
-    for name in ("calibration", "held-out"):
+    for name in ("calibration", "held-out", "repeat"):
         sub = [r for r in rows if r.get("set", "calibration") == name]
         if len(sub) > 2:
             rho_set[name] = (spearman([r["predicted_ms"] for r in sub],
@@ -490,17 +678,19 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
     for (fam, variant, shape), rs in shapes.items():
         best = min(rs, key=lambda r: r["measured_ms"])
         pick = min(rs, key=lambda r: r["predicted_ms"])
+        set_ = next(r.get("set") for r in rs if r.get("kernel") != "torch") or (
+            "calibration" if fam == "hand" and shape in CALIBRATION else "held-out")
         top1.append((f"{fam}: {variant}", shape, pick, best,
-                     pick["measured_ms"] <= 1.1 * best["measured_ms"],
-                     "calibration" if fam == "hand" and shape in CALIBRATION else "held-out"))
-    split_vs = []
+                     pick["measured_ms"] <= 1.1 * best["measured_ms"], set_))
+    split_vs = []  # decoding: (who, shape, best unsplit, model's split pick or None, best split)
     for (fam, variant, shape), rs in shapes.items():
-        if shape.startswith("decode"):
+        if rs[0].get("sizes", {}).get("i") == 1 or shape.startswith("decode"):
             uns = [r for r in rs if r["form"] == "fused"]
             spl = [r for r in rs if r["form"] == "split"]
             if uns and spl:
+                pick = min(spl, key=lambda r: r["predicted_ms"])
                 split_vs.append((f"{fam}: {variant}", shape, min(r["measured_ms"] for r in uns),
-                                 min(r["measured_ms"] for r in spl)))
+                                 pick, min(r["measured_ms"] for r in spl)))
     _svg(rows, svg_path)
     has_png = _png(rows, svg_path[:-4] + ".png")
     f = measured["facts"]
@@ -526,15 +716,21 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
          f"best measured: **{sum(t[4] for t in top1)} of {len(top1)}** (held-out: "
          f"{sum(t[4] for t in top1 if t[5] == 'held-out')} of "
          f"{sum(t[5] == 'held-out' for t in top1)}).", ""]
-    for variant, shape, uns, spl in split_vs:
-        L.append(f"- {variant} {shape}: best unsplit fused {uns:.3f} ms, best split-KV "
-                 f"{spl:.3f} ms: **{uns / spl:.1f}×** from splitting.")
+    if split_vs:
+        L += ["## Decoding: unsplit ÷ split-KV (measured)", "",
+              "| kernels: variant | shape | best unsplit ms | model's split pick | its ms | "
+              "unsplit ÷ pick | best split ms | unsplit ÷ best split |",
+              "|---|---|---|---|---|---|---|---|"]
+    for variant, shape, uns, pick, spl in split_vs:
+        L.append(f"| {variant} | {shape} | {uns:.4f} | p={pick['splits']} "
+                 f"{_desc(pick).split(' ', 2)[-1]} | {pick['measured_ms']:.4f} | "
+                 f"**{uns / pick['measured_ms']:.2f}×** | {spl:.4f} | {uns / spl:.2f}× |")
+    L += [""] + _host_lines(f) + _auto_lines(measured.get("auto", []), points)
     img = os.path.basename(svg_path[:-4] + ".png" if has_png else svg_path)
     L += ["", f"![predicted vs measured]({img})", "", "## Top-1 per shape", "",
           "| kernels: variant | shape | set | model's pick | its measured ms | best measured | its ms | "
           "within 10% |", "|---|---|---|---|---|---|---|---|"]
-    desc = lambda r: (f"{r['form']} p={r['splits']} " + " ".join(
-        f"{k.replace('BLOCK_', '').replace('num_', '')}={v}" for k, v in r["config"].items()))
+    desc = _desc
     for variant, shape, pick, best, ok, set_ in top1:
         L.append(f"| {variant} | {shape} | {set_} | {desc(pick)} | {pick['measured_ms']:.4f} | "
                  f"{desc(best)} | {best['measured_ms']:.4f} | {'yes' if ok else 'NO'} |")
@@ -547,7 +743,14 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
                  f"{desc(r).split(' ', 2)[-1] if r['config'] else '-'} | "
                  f"{r['predicted_ms']:.4f} | {r['bound']} | {r['measured_ms']:.4f} | "
                  f"{r.get('rel_err', float('nan')):.1e} |")
-    L += ["", LIMITS_TEXT] + (_hardware_table(hardware) if hardware else [])
+    kinds = {r.get("kernel", "hand") for r in rows}
+    limits = LIMITS_TEXT.replace("@VARIANTS@", ", ".join(sorted({r["variant"] for r in rows})))
+    limits = limits.replace("@KERNELS@", (
+        "The kernels timed are the hand-written Triton loops of bench/costmodel_kernels.py (the "
+        "loop\n  structure the lowering emits), unless a row says `generated`." if "hand" in kinds
+        else "Every kernel timed was generated by the lowering (bench/generated_cm/, written by "
+        "kernels/export.py\n  from the proven examples); no hand-written kernel is involved."))
+    L += ["", limits] + (_hardware_table(hardware) if hardware else [])
     failed = [(pt, by_id.get(_key(pt), {})) for pt in points if "measured_ms" not in
               by_id.get(_key(pt), {})]
     if failed:
@@ -556,20 +759,79 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
     with open(md_path, "w") as fh:
         fh.write("\n".join(L) + "\n")
     return {"spearman": rho, "spearman_by_set": rho_set, "n": len(rows),
-            "top1": [(t[0], t[1], t[4]) for t in top1]}
+            "top1": [(t[0], t[1], t[4]) for t in top1],
+            "decode_unsplit_over_split": [
+                {"kernels": v, "shape": sh, "unsplit_ms": u, "pick_splits": pk["splits"],
+                 "unsplit_over_pick": u / pk["measured_ms"], "unsplit_over_best_split": u / b}
+                for v, sh, u, pk, b in split_vs]}
+
+
+def _desc(r) -> str:
+    return f"{r['form']} p={r['splits']} " + " ".join(
+        f"{k.replace('BLOCK_', '').replace('num_', '')}={v}" for k, v in r["config"].items())
+
+
+def _host_lines(facts: dict) -> list[str]:
+    """The per-call host floor of the generated modules (measure's `host_floor`), if measured."""
+    h = facts.get("host_floor")
+    if not h:
+        return []
+    L = ["## Per-call host floor of a generated module", "",
+         "Wall time per call, back to back, on a tiny decoding shape (1 query, 256 keys, "
+         "D = 128; the GPU work is a few µs, so this is the host's time per call): the "
+         "module's own choice (after its first call), unsplit, split in 4.", "",
+         "| module | own choice µs | unsplit µs | split 4 µs | model ranking, once per shape |",
+         "|---|---|---|---|---|"]
+    for variant, r in h.items():
+        if isinstance(r, dict):
+            L.append(f"| {variant} | {r['auto_wall_s'] * 1e6:.1f} | {r['p1_wall_s'] * 1e6:.1f} | "
+                     f"{r['p4_wall_s'] * 1e6:.1f} | {r['choose_s'] * 1e3:.1f} ms |")
+    if "torch_add_wall_s" in h:
+        L.append(f"| (one torch `add_`) | {h['torch_add_wall_s'] * 1e6:.1f} | | | |")
+    return L + [""]
+
+
+def _auto_lines(auto: list[dict], points: list[dict]) -> list[str]:
+    """Whether each module, left to choose on the measuring GPU, launched the plan's top-1."""
+    if not auto:
+        return []
+    top = {(p["variant"], p["shape"]): p for p in points if p.get("model_top1")}
+    L = ["## What the modules launch by themselves", "",
+         "| variant | shape | module's choice on this GPU | = plan's top-1 | ranking ms |",
+         "|---|---|---|---|---|"]
+    same = 0
+    for a in auto:
+        c, t = a["auto_config"], top.get((a["variant"], a["shape"]))
+        ok = t is not None and c["splits"] == t["splits"] and (
+            c["block_m"], c["block_n"], c["num_warps"], c["num_stages"]) == tuple(
+            t["config"][k] for k in ("BLOCK_M", "BLOCK_N", "num_warps", "num_stages"))
+        same += ok
+        L.append(f"| {a['variant']} | {a['shape']} | p={c['splits']} BM={c['block_m']} "
+                 f"BN={c['block_n']} w={c['num_warps']} st={c['num_stages']} | "
+                 f"{'yes' if ok else 'NO'} | {a['choose_s'] * 1e3:.1f} |")
+    return L + ["", f"{same} of {len(auto)} launch the plan's top-1.", ""]
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("plan")
+    p.add_argument("--set", choices=("run2", "run3"), default="run2",
+                   help="run2: the calibration + held-out shapes, hand and generated kernels; "
+                   "run3: the held-out plan of generated kernels only (RUN3)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
-    p.add_argument("--out", default=PLAN)
+    p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
+                   f"{os.path.basename(RUN3_PLAN)} with --set run3")
     p.add_argument("--cost-only", action="store_true",
                    help="re-cost the points without rewriting bench/generated_cm/")
     m = sub.add_parser("measure")
+    m.add_argument("--plan", default=PLAN, help="the plan whose points to time")
     m.add_argument("--out", default=os.environ.get("OUT", "out"))
+    m.add_argument("--warmup", type=int, help="do_bench warm-up ms (default: the plan's, or 25)")
+    m.add_argument("--rep", type=int, help="do_bench ms per point (default: the plan's, or 100)")
+    f = sub.add_parser("facts", help="measure the device figures only (torch + triton)")
+    f.add_argument("--out", default=os.environ.get("OUT", "out"))
     r = sub.add_parser("report")
     r.add_argument("measured")
     r.add_argument("--plan", default=PLAN, help="the plan whose predictions to compare")
@@ -578,20 +840,30 @@ def main(argv=None):
     r.add_argument("--svg", default=os.path.join(HERE, "..", "docs", "costmodel.svg"))
     a = ap.parse_args(argv)
     if a.cmd == "plan":
-        pts = plan(a.device, a.dtype, write_modules=not a.cost_only)
+        run3 = a.set == "run3"
+        pts = (plan_run3 if run3 else plan)(a.device, a.dtype, write_modules=not a.cost_only)
         from wirefuse.lowering.hardware import get_device
         hw = [list(r) for r in get_device(a.device).table()]
-        with open(a.out, "w") as f:
-            json.dump({"device": a.device, "hardware": hw, "points": pts}, f, indent=1)
-        print(f"{len(pts)} points -> {a.out}")
+        out = a.out or (RUN3_PLAN if run3 else PLAN)
+        doc = {"device": a.device, "hardware": hw, "points": pts}
+        if run3:  # ~110 points in about 5 minutes of an H100, compiles included
+            doc = {"set": "run3", "do_bench": {"warmup": 10, "rep": 40}, **doc}
+        with open(out, "w") as fh:
+            json.dump(doc, fh, indent=1)
+        print(f"{len(pts)} points -> {out}")
     elif a.cmd == "measure":
-        with open(PLAN) as f:
-            measure(json.load(f)["points"], a.out)
+        with open(a.plan) as fh:
+            planned = json.load(fh)
+        bench = planned.get("do_bench", {})
+        measure(planned["points"], a.out, a.warmup or bench.get("warmup", 25),
+                a.rep or bench.get("rep", 100))
+    elif a.cmd == "facts":
+        facts_main(a.out)
     else:
-        with open(a.plan) as f:
-            planned = json.load(f)
-        with open(a.measured) as f:
-            meas = json.load(f)
+        with open(a.plan) as fh:
+            planned = json.load(fh)
+        with open(a.measured) as fh:
+            meas = json.load(fh)
         notes = open(a.notes).read() if a.notes else ""
         print(json.dumps(report(planned["points"], meas, a.md, a.svg, planned["hardware"],
                                 notes), indent=1))
