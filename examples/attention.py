@@ -131,6 +131,21 @@ def column_softmax(q, k, v):
     return torch.softmax(_scores(q, k), dim=-2) @ v
 
 
+def gqa(q, k, v):
+    """Grouped-query attention: r query heads share each key/value head g (Ainslie et al. 2023);
+    q (b, g, r, i, d), k (b, g, j, d), v (b, g, j, e).  Softmax attention per head, with k and v
+    broadcast over r."""
+    s = q @ k[:, :, None].transpose(-2, -1) / q.shape[-1] ** 0.5
+    return torch.softmax(s, dim=-1) @ v[:, :, None]
+
+
+def mqa(q, k, v):
+    """Multi-query attention: every query head shares one key/value head (Shazeer 2019);
+    q (b, h, i, d), k (b, j, d), v (b, j, e)."""
+    s = q @ k[:, None].transpose(-2, -1) / q.shape[-1] ** 0.5
+    return torch.softmax(s, dim=-1) @ v[:, None]
+
+
 def relu_count(q, k, v):
     """out = Σ_j relu(s_ij) v_j / n  (ReLU divided by the sequence length n = |j|)."""
     return F.relu(_scores(q, k)) / k.shape[-2] @ v
@@ -215,6 +230,10 @@ EXAMPLES = {
     "softmax_squared": _entry(True, "(e^s/Z)² = e^(2s)/Z²: state (Σ e^(2s) v, Σ e^s)"),
     "column_softmax": _entry(True, "the softmax is over i, so each key's weights are j-local"),
     "relu_count": _entry(True, "divided by n = Σ_j 1, itself a fold"),
+    "gqa": _entry(True, "softmax per query head; k, v shared by the r heads of a group (no r "
+                  "axis): the same state (Σ e^s v, Σ e^s)", "q: b g r i d, k: b g j d, v: b g j e"),
+    "mqa": _entry(True, "softmax per query head; one k, v for all heads (no h axis): the same "
+                  "state (Σ e^s v, Σ e^s)", "q: b h i d, k: b j d, v: b j e"),
     "sparsemax": _entry(False, "the threshold τ comes from sorting the whole row over j"),
     "entmax15": _entry(False, "the threshold τ comes from sorting the whole row over j"),
     "median_norm": _entry(False, "a median over j is an order statistic, not a fold"),

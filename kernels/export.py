@@ -69,7 +69,7 @@ def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]]
     if causal:
         check_causal_skip(nest)
     for p in nest.inputs:
-        if p not in params:
+        if p not in params and p not in {s.name for s in nest.stats}:  # stats: pre-pass buffers
             raise UserError(f"the term reads input {p!r}, which is not a positional argument of "
                             f"{name} ({', '.join(params)})")
     dtypes = {p: nest.inputs[p].dtype if p in nest.inputs else "float" for p in params}

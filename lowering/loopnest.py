@@ -14,8 +14,17 @@ Given f = T[R1..Rk], Ri = ⊕i_j hi (theorems.stream.StreamForm), the kernel is
 The structures are recognised from the terms, not from variant names:
 
 * a *score contraction* is any `sum@d (mul ...)` inside a body whose factors split into a
-  row side (no j) and a column side (with j); the row axis i is the axis of the score that the
-  column side lacks, the group axes G are the others (besides j);
+  row side (no j) and a column side (with j); the row axis i is, of the score's axes that the
+  column side lacks, the one that comes last in the output's order (torch's convention: the
+  sequence axis is the last before the feature axis), and the group axes G are the others
+  (besides j).  So in GQA, q[b,g,r,i,d]·k[b,g,j,d], the key side lacks r and i: i is the row
+  axis and r a group axis that k and v do not index (one program per (b, g, r), each loading
+  the K/V tiles of its group).  Correct, but the r programs of a group each load the same K/V
+  tiles; a faster GQA kernel would fold r into the row block (rows (r, i) flattened, one
+  program per (b, g)) so each K/V tile is loaded once per group (not done here);
+* a reduction over the row axis inside a body (column softmax's max_i s and Σ_i e^(s − max))
+  is a *column statistic* (lowering.colstats): a pre-pass kernel computes it per (G, j) and the
+  stream kernel reads it as an input;
 * a component whose body carries a value axis e (an output axis outside G ∪ {i}) must be a
   product field(i, j) · value(j, e): that is the second `tl.dot`; any other component is a
   field over (i, j) reduced along j with its monoid (tl.sum / tl.max / tl.min);
@@ -45,7 +54,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 from ..rewrite.term import Const, Elem, Input, Layout, Reduce, Size, State, Term
-from ..theorems.stream import StreamForm
+from ..theorems.stream import Component, StreamForm
 
 MAX_CONTRACTION = 256  # the contraction axis is held whole in registers (one tl.dot per block)
 
@@ -91,6 +100,8 @@ class LoopNest:
     shift: Term | None
     inputs: dict[str, Input] = field(default_factory=dict)  # every Input the kernel reads
     causal: str | None = None        # name of the boolean (row, stream) mask taken as j ≤ i
+    stats: list = field(default_factory=list)  # colstats.ColumnStat, computed by the pre-pass
+    stat_contractions: list[Contraction] = field(default_factory=list)  # those in stat bodies
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -113,7 +124,23 @@ def _product(fs: list[Term]) -> Term:
     return fs[0] if len(fs) == 1 else Elem("mul", tuple(fs))
 
 
-def _find_contractions(bodies, stream: str) -> list[Contraction]:
+def _first_score(bodies, stream: str) -> Reduce | None:
+    """The first contraction (a sum of a product with a row side and a stream side, nothing
+    reduced inside it) in the bodies; other reductions are skipped (they may be statistics)."""
+    for body in bodies:
+        for t in body.walk():
+            if not isinstance(t, Reduce) or t.monoid != "sum":
+                continue
+            fs = _factors(t.body)
+            if any(isinstance(s, Reduce) for f in fs for s in f.walk()):
+                continue
+            row = [a for f in fs if stream not in f.axes for a in f.axes if a != t.axis]
+            if row and any(stream in f.axes for f in fs):
+                return t
+    return None
+
+
+def _find_contractions(bodies, stream: str, need: bool = True) -> list[Contraction]:
     out: list[Contraction] = []
     for body in bodies:
         for t in body.walk():
@@ -134,7 +161,7 @@ def _find_contractions(bodies, stream: str) -> list[Contraction]:
                         raise Unsupported(f"a reduction nested in a contraction: {t}")
             if t not in [c.term for c in out]:
                 out.append(Contraction(t, t.axis, row, col))
-    if not out:
+    if not out and need:
         raise Unsupported(f"no score contraction (sum over d of row-side · {stream}-side) in "
                           "the stream bodies: the generator needs one to form a tile")
     return out
@@ -193,20 +220,33 @@ def build_loopnest(sf: StreamForm, causal: str | None = None,
                                             for t in body_tail.walk())]
     if not used:
         raise Unsupported("the tail uses no stream state")
-    contractions = _find_contractions([c.body for c in used] +
-                                      ([sf.shift] if sf.shift is not None else []), j)
-    first = contractions[0]
-    score_axes = set(first.term.axes) - {j}
-    col_axes = {a for f in first.colside for a in f.axes}
-    rows = sorted(score_axes - col_axes)
-    if len(rows) != 1:
-        raise Unsupported(f"the score {first.term} has row axes {rows or 'none'}; the generator "
-                          "needs exactly one query axis that the key side lacks")
-    row = rows[0]
+    bodies = [c.body for c in used] + ([sf.shift] if sf.shift is not None else [])
+    first = _first_score(bodies, j)
+    if first is None:  # no contraction at all: _find_contractions says what is there instead
+        _find_contractions(bodies, j)
+        raise Unsupported(f"no score contraction (sum over d of row-side · {j}-side) in the "
+                          "stream bodies")
+    score_axes = set(first.axes) - {j}
+    col_axes = {a for f in _factors(first.body) if j in f.axes for a in f.axes}
+    lacking = score_axes - col_axes
+    rows = [a for a in out_axes if a in lacking]
+    if not rows:
+        raise Unsupported(f"the score {first} has no output axis that the key side lacks; the "
+                          "generator needs one as the query (row) axis")
+    row = rows[-1]  # the query axis: the last lacking axis in output order (the others: groups)
     group = tuple(a for a in out_axes if a in score_axes and a != row)
     if set(group) != score_axes - {row}:
         raise Unsupported(f"the score's axes {sorted(score_axes)} are not all output axes")
-    for c in contractions[1:]:
+    from .colstats import extract
+    n_used = len(used)
+    new_bodies, stats = extract(bodies, row, group, j)  # reductions over the row axis → leaves
+    used = [Component(c.name, c.monoid, b) for c, b in zip(used, new_bodies)]
+    shift = new_bodies[n_used] if sf.shift is not None else None
+    sf = StreamForm(j, tuple(used), sf.tail, shift)
+    contractions = _find_contractions([c.body for c in used] +
+                                      ([sf.shift] if sf.shift is not None else []), j)
+    stat_contractions = _find_contractions([s.body for s in stats], j, need=False)
+    for c in contractions:
         if set(c.term.axes) - {j} != score_axes:
             raise Unsupported(f"two score contractions over different axes: {c.term}")
     extra = [a for a in out_axes if a not in group and a != row]
@@ -280,15 +320,28 @@ def build_loopnest(sf: StreamForm, causal: str | None = None,
     for c in contractions:
         if c.axis in allowed_field:
             raise Unsupported(f"the contraction axis {c.axis} is also a score axis")
+    for c in stat_contractions:
+        if set(c.term.axes) - {j} != score_axes or c.axis not in {x.axis for x in contractions}:
+            raise Unsupported(f"a column statistic contracts {c.term}, which is not over the "
+                              "score's axes and a contraction axis of the stream body")
+    for s in stats:
+        for t in s.body.walk():
+            if isinstance(t, Input) and t.name in inputs and inputs[t.name] is not t:
+                raise Unsupported(f"input {t.name} is used with two axis lists")
+            if isinstance(t, Input) and not t.name.startswith("_"):
+                inputs.setdefault(t.name, t)
+    if stats and causal is not None:
+        raise Unsupported(f"causal={causal!r} with column statistics (reductions over {row}): "
+                          "masked key blocks are not skipped there; export without --causal")
     if causal is not None:
         m = inputs.get(causal)
         if m is None or m.dtype != "bool" or set(m.axes) - set(group) != {row, j}:
             raise Unsupported(f"causal={causal!r} must name a boolean input over ({row}, {j}); "
                               f"the term reads {sorted(inputs)}")
     nest = LoopNest(j, row, group, value, tuple(out_axes), contractions, out_comps,
-                    body_tail, sf.shift, inputs, causal)
+                    body_tail, sf.shift, inputs, causal, stats, stat_contractions)
     for name in inputs:
-        if name.startswith("_"):
+        if name.startswith("_") and name not in {s.name for s in stats}:
             raise Unsupported(f"input name {name} starts with '_' (reserved in generated code)")
     del comps
     return nest

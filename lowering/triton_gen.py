@@ -535,6 +535,8 @@ def launcher_source(nest: LoopNest) -> str:
         "    dev = out.device",
         f"    prec = 'ieee' if out.dtype == torch.float32 else 'tf32'",
     ]
+    if nest.stats:  # column statistics (lowering.prepass) become inputs before the stream kernel
+        lines.append("    t = _prepass(t, sz, cfg, n_g, blocks, prec, dev)")
     st = []
     for c in nest.components:
         shape = f"(parts, n_g, sz[{r!r}], blocks['BLOCK_E'])" if c.kind == "dot" else \
@@ -563,5 +565,6 @@ def launcher_source(nest: LoopNest) -> str:
 
 def kernel_source(nest: LoopNest) -> str:
     """The Triton kernels (needs `import torch, triton, triton.language as tl`) and the launcher."""
-    return "\n\n".join([HELPERS, stream_kernel(nest), combine_kernel(nest),
-                        launcher_source(nest)])
+    from .prepass import prepass_source  # (it imports this module)
+    return "\n\n".join([HELPERS, stream_kernel(nest), combine_kernel(nest)] +
+                       ([prepass_source(nest)] if nest.stats else []) + [launcher_source(nest)])

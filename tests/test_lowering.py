@@ -213,11 +213,165 @@ def test_row_output_and_max_state(tmp_path):
 
 
 def test_unsupported_is_one_line(tmp_path):
-    """A reduction over the query axis inside a body (column softmax) is not generated."""
-    col = f"(div (exp {S}) (sum@i (exp {S})))"
+    """A reduction over a group axis inside a body (a softmax over heads) is not generated."""
+    heads = f"(div (exp {S}) (sum@h (exp {S})))"
     with pytest.raises(UserError) as e:
-        build(tmp_path, f"(layout@b,h,i,e (sum@j (mul {col} v[b,h,j,e])))")
-    assert "\n" not in str(e.value) and "reduction over i" in str(e.value)
+        build(tmp_path, f"(layout@b,h,i,e (sum@j (mul {heads} v[b,h,j,e])))")
+    assert "\n" not in str(e.value) and "reduction over h" in str(e.value)
+
+
+# --- column statistics: reductions over the query axis i inside a body (lowering.colstats) ---
+COLUMN = f"(layout@b,h,i,e (sum@j (mul (div (exp {S}) (sum@i (exp {S}))) v[b,h,j,e])))"
+_MAX_I = f"(max@i {S})"
+COLUMN_SHIFTED = (f"(layout@b,h,i,e (sum@j (mul (div (exp (sub {S} {_MAX_I})) "
+                  f"(sum@i (exp (sub {S} {_MAX_I})))) v[b,h,j,e])))")
+
+
+def column_ref(q, k, v):
+    return torch.softmax(q.double() @ k.double().transpose(-1, -2) * 0.25, -2) @ v.double()
+
+
+@settings(max_examples=6, deadline=None)
+@given(i=st.integers(1, 40), j=st.integers(1, 45), shifted=st.booleans(),
+       splits=st.sampled_from([1, 2, 3]))
+def test_column_softmax_shapes(tmp_path_factory, i, j, shifted, splits):
+    """Odd sizes, split-KV off and on; the unshifted form (Σ_i e^s: one pre-pass level) and the
+    shifted one (max_i s and Σ_i e^(s − max) folded online in one pre-pass)."""
+    fn, mod = _column(tmp_path_factory, shifted)
+    mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=16, splits=splits)
+    q, k, v = rand(2, 1, i, 16), rand(2, 1, j, 16), rand(2, 1, j, 8)
+    close(fn(q, k, v), column_ref(q, k, v), 1e-5)
+
+
+_columns = {}
+
+
+def _column(tmp_path_factory, shifted):
+    if shifted not in _columns:
+        _columns[shifted] = build(tmp_path_factory.mktemp("col"),
+                                  COLUMN_SHIFTED if shifted else COLUMN)
+    return _columns[shifted]
+
+
+def test_column_softmax_online_prepass_survives_large_scores(tmp_path_factory):
+    """Scores ~±10^3: e^s overflows fp32, so the statistics must be shifted; the online
+    pre-pass keeps every exponent ≤ 0 (one pre-pass kernel), the unshifted term overflows."""
+    fn, mod = _column(tmp_path_factory, True)
+    src = open(mod.__file__).read()
+    assert "_colstat_kernel_0" in src and "_colstat_kernel_1" not in src
+    q, k, v = rand(1, 2, 21, 16, scale=300.0), rand(1, 2, 19, 16), rand(1, 2, 19, 8)
+    for splits in (1, 3):
+        mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=16, splits=splits)
+        out = fn(q, k, v)
+        assert torch.isfinite(out).all()
+        close(out, column_ref(q, k, v), 1e-4)
+    plain, pmod = _column(tmp_path_factory, False)
+    pmod.CONFIG = dict(pmod.CONFIG, block_m=16, block_n=16, splits=1)
+    assert not torch.isfinite(plain(q, k, v)).all()  # the term's own e^s, not a kernel bug
+
+
+def test_column_statistics_in_levels_mask_and_fp16(tmp_path):
+    """A statistic that does not fold online (Σ_i (s − max_i s)², over the max) takes a second
+    pre-pass level; a boolean (i, j) mask read inside the statistics; fp16 inputs."""
+    u = f"(where mask[i,j]:bool {S} -inf)"
+    sq = f"(square (sub {S} (max@i {u})))"
+    term = (f"(layout@b,h,i,e (sum@j (mul (div (exp (sub {u} (max@i {u}))) "
+            f"(sum@i (exp (sub {u} (max@i {u}))))) (div {sq} (sum@i {sq})) v[b,h,j,e])))")
+    fn, mod = build(tmp_path, term, params=("q", "k", "v", "mask"),
+                    axes=dict(AX, mask=("i", "j")), config=dict(block_m=16, block_n=16))
+    assert "_colstat_kernel_1" in open(mod.__file__).read()
+    n_i, n_j = 23, 29
+    mask = torch.rand(n_i, n_j, generator=torch.Generator().manual_seed(3)) < 0.6
+    mask[0] = True  # every key keeps one row
+
+    def ref(q, k, v):
+        s = q.double() @ k.double().transpose(-1, -2) * 0.25
+        p = torch.softmax(s.masked_fill(~mask, -math.inf), -2)
+        t = (s - s.masked_fill(~mask, -math.inf).amax(-2, keepdim=True)) ** 2
+        return (p * t / t.sum(-2, keepdim=True)) @ v.double()
+    for dtype, tol in ((torch.float32, 1e-5), (torch.float16, 2e-2)):
+        q, k, v = (rand(2, 2, n_i, 16, dtype=dtype), rand(2, 2, n_j, 16, dtype=dtype),
+                   rand(2, 2, n_j, 8, dtype=dtype))
+        for splits in (1, 2):
+            mod.CONFIG = dict(mod.CONFIG, splits=splits)
+            close(fn(q, k, v, mask), ref(q, k, v), tol)
+
+
+def test_column_statistic_of_an_empty_column_is_nan_as_in_torch(tmp_path):
+    """A key whose whole column is masked: softmax over i of −∞ everywhere is NaN in torch, and
+    NaN weights make every output NaN; the online pre-pass must not turn that into a number."""
+    u = f"(where mask[i,j]:bool {S} -inf)"
+    term = (f"(layout@b,h,i,e (sum@j (mul (div (exp (sub {u} (max@i {u}))) "
+            f"(sum@i (exp (sub {u} (max@i {u}))))) v[b,h,j,e])))")
+    fn, mod = build(tmp_path, term, params=("q", "k", "v", "mask"),
+                    axes=dict(AX, mask=("i", "j")), config=dict(block_m=16, block_n=16))
+    q, k, v = rand(1, 1, 5, 16), rand(1, 1, 6, 16), rand(1, 1, 6, 8)
+    mask = torch.ones(5, 6, dtype=torch.bool)
+    mask[:, 4] = False
+    s = (q.double() @ k.double().transpose(-1, -2) * 0.25).masked_fill(~mask, -math.inf)
+    ref = torch.softmax(s, -2) @ v.double()
+    assert ref.isnan().all()
+    assert fn(q, k, v, mask).isnan().all()
+
+
+def test_column_statistics_refusals(tmp_path):
+    """A reduction over i that is not per key, and causal skipping with statistics, say why in
+    one line."""
+    row_only = f"(max@i (sum@d (mul q[b,h,i,d] q[b,h,i,d])))"
+    for term, kw, msg in [
+            (f"(layout@b,h,i,e (sum@j (mul (div {S} {row_only}) v[b,h,j,e])))", {},
+             "column statistic must be over exactly"),
+            (f"(layout@b,h,i,e (sum@j (mul (div (exp (where mask[i,j]:bool {S} -inf)) "
+             f"(sum@i (exp (where mask[i,j]:bool {S} -inf)))) v[b,h,j,e])))",
+             dict(params=("q", "k", "v", "mask"), axes=dict(AX, mask=("i", "j")),
+                  causal="mask"), "without --causal")]:
+        with pytest.raises(UserError, match=msg) as e:
+            build(tmp_path, term, **kw)
+        assert "\n" not in str(e.value)
+
+
+# --- GQA / MQA: query-head axes that the key side lacks become group axes ---------------------
+def _gqa_term(qa, ka, out):
+    s = f"(mul 0.25 (sum@d (mul q[{qa}] k[{ka}])))"
+    va = ka.replace(",d", ",e")
+    return (f"(layout@{out} (div (sum@j (mul (exp {s}) v[{va}])) (sum@j (exp {s}))))", s)
+
+
+@pytest.mark.parametrize("layout", ["gqa", "mqa"])
+def test_shared_kv_heads(tmp_path, layout):
+    """GQA (k, v over b g j: r query heads per group) and MQA (k, v over b j): the row axis is
+    i (the last axis k lacks, in output order), r / h are group axes that k and v do not index;
+    k and v given as strided views, odd sizes, split-KV off and on."""
+    if layout == "gqa":
+        term, s = _gqa_term("b,g,r,i,d", "b,g,j,d", "b,g,r,i,e")
+        axes = {"q": ("b", "g", "r", "i", "d"), "k": ("b", "g", "j", "d"), "v": ("b", "g", "j", "e")}
+        q, k, v = rand(2, 2, 3, 19, 16), rand(2, 2, 16, 37).transpose(2, 3), rand(2, 2, 37, 8)
+        ref = torch.softmax(q.double() @ k.double()[:, :, None].transpose(-1, -2) * 0.25,
+                            -1) @ v.double()[:, :, None]
+    else:
+        term, s = _gqa_term("b,h,i,d", "b,j,d", "b,h,i,e")
+        axes = {"q": ("b", "h", "i", "d"), "k": ("b", "j", "d"), "v": ("b", "j", "e")}
+        q, k, v = rand(2, 3, 19, 16), rand(2, 16, 37).transpose(1, 2), rand(2, 37, 8)
+        ref = torch.softmax(q.double() @ k.double()[:, None].transpose(-1, -2) * 0.25,
+                            -1) @ v.double()[:, None]
+    fn, mod = build(tmp_path, term, shift=s, axes=axes, config=dict(block_m=16, block_n=16))
+    src = open(mod.__file__).read()
+    assert "k_s_r" not in src and "k_s_h" not in src and "v_s_h" not in src
+    for splits in (1, 2, 3):
+        mod.CONFIG = dict(mod.CONFIG, splits=splits)
+        close(fn(q, k, v), ref, 1e-5)
+
+
+def test_row_axis_is_the_last_one_the_keys_lack(tmp_path):
+    """Two query-only axes: the one later in the output order is the row axis (rule in
+    lowering.loopnest); the other is a group axis."""
+    from wirefuse.lowering.loopnest import build_loopnest
+    term, _ = _gqa_term("b,g,r,i,d", "b,g,j,d", "b,g,r,i,e")
+    nest = build_loopnest(decompose(parse(term), "j"))
+    assert (nest.row, nest.group) == ("i", ("b", "g", "r"))
+    term, _ = _gqa_term("b,g,r,i,d", "b,g,j,d", "b,g,i,r,e")
+    nest = build_loopnest(decompose(parse(term), "j"))
+    assert (nest.row, nest.group) == ("r", ("b", "g", "i"))
 
 
 def test_bad_inputs(spherical, monkeypatch):
