@@ -133,3 +133,23 @@ def test_explain_top1_is_what_the_module_launches(tmp_path, capsys, monkeypatch,
         want = dict(block_m=cfg["BLOCK_M"], block_n=cfg["BLOCK_N"], num_warps=cfg["num_warps"],
                     num_stages=cfg["num_stages"], splits=top["splits"])
         assert mod._config(dict(sz), torch.device("cuda"), torch.bfloat16) == want
+
+
+def test_choice_is_made_per_size_bucket(exported, monkeypatch):
+    """A decoding loop grows the key count by one per step: the module chooses for the size
+    rounded up to its bucket (≤ 25 % more), so a thousand steps cost a handful of choices, and
+    what it launches is the model's top-1 for the bucket."""
+    mod, sf, term = exported
+    reps = [mod._bucket(n) for n in range(1, 70000)]
+    assert all(n <= r <= max(16, 1.25 * n) for n, r in zip(range(1, 70000), reps))
+    assert reps == sorted(reps) and len(set(reps)) < 80
+    calls = []
+    monkeypatch.setattr(mod, "_config", lambda sz, dev, dt: calls.append(dict(sz)) or
+                        dict(block_m=16, block_n=16, num_warps=4, num_stages=1, splits=1))
+    monkeypatch.setattr(mod, "_launch", lambda t, sz, out, cfg: out)
+    q = torch.zeros(1, 2, 1, 16)
+    for j in range(40, 140):
+        kv = torch.zeros(1, 2, j, 16)
+        mod._run((q, kv, kv))
+    assert len(calls) == len({mod._bucket(j) for j in range(40, 140)}) <= 9  # 100 steps
+    assert all(c["j"] == mod._bucket(c["j"]) for c in calls)
