@@ -15,7 +15,8 @@
             invariant under the common rescaling (sympy), and the shifted combine scales back to
             plain sums (rules.shift);
 6. numerics (second line of evidence only) random chunkings of random inputs streamed through
-            state / combine / tail equal the term in float64 where the term is finite.
+            state / combine / tail equal the term in float64 where the term is finite (a
+            chunk lo..hi sees the positions #j = lo..hi−1, its global indices).
 
 >>> from wirefuse.rewrite.sexpr import parse
 >>> from wirefuse.rewrite.pathfind import find_path
@@ -335,7 +336,8 @@ def _check_numerics(term: Term, sf: StreamForm, info: ShiftInfo | None, trials: 
             chunk = {k: (v.narrow(x_axes.index(axis), lo, hi - lo) if axis in x_axes else v)
                      for k, v, x_axes in ((x.name, env[x.name], x.axes) for x in _inputs(term))}
             csizes = dict(sizes, **{axis: hi - lo})
-            part = _chunk_state(sf, info, chunk, csizes)
+            # the chunk's positions along the axis are its global indices lo..hi−1
+            part = _chunk_state(sf, info, chunk, csizes, {axis: lo})
             state = part if state is None else _combine(sf, info, state, part, sizes)
         # states get names apart from the inputs' (an input may be called o or m)
         ren = {x: State(f"state__{x.name}", x.axes) for x in sf.tail.walk() if isinstance(x, State)}
@@ -353,14 +355,15 @@ def _check_numerics(term: Term, sf: StreamForm, info: ShiftInfo | None, trials: 
                          f"state/combine/tail differ from the term (max error {err:.3g})")
 
 
-def _chunk_state(sf, info, env, sizes):
+def _chunk_state(sf, info, env, sizes, offsets):
     out = {}
     if info:
-        out[info.max_name] = evaluate_labelled(Reduce("max", sf.axis, info.u), env, sizes)
+        out[info.max_name] = evaluate_labelled(Reduce("max", sf.axis, info.u), env, sizes,
+                                               offsets)
         env = dict(env, **{info.max_name: out[info.max_name].t})
     for c in sf.components:
         body = shifted_body(c.body, info, sf.axis) if info and c.name in info.degrees else c.body
-        out[c.name] = evaluate_labelled(Reduce(c.monoid, sf.axis, body), env, sizes)
+        out[c.name] = evaluate_labelled(Reduce(c.monoid, sf.axis, body), env, sizes, offsets)
     return out
 
 

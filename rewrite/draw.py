@@ -29,8 +29,8 @@ from .ops import MONOIDS
 from .sexpr import _num, to_sexpr
 from .svg import (LEVEL_NAMES, LEVELS, Path, Rect, Scene, Seg, Text, axis_colour, path_d,
                   text_width, to_svg)
-from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size, State,
-                   Term)
+from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce, Rename, Size,
+                   State, Term)
 
 BOX_FS = 12.0      # box label font size
 WIRE_FS = 11.0     # wire label font size
@@ -62,6 +62,8 @@ def box_segs(t: Term | None, kind: str, stream: str | None) -> list[Seg]:
         return [Seg(str(t.value).lower() if t.dtype == "bool" else _short_num(t.value), "#555")]
     if isinstance(t, Size):
         return [Seg("|"), _axis_seg(t.axis, stream), Seg("|")]
+    if isinstance(t, Pos):
+        return [Seg("#"), _axis_seg(t.axis, stream)]
     if isinstance(t, Elem):
         return [Seg(_OP_TEXT.get(t.op, t.op))]
     if isinstance(t, Reduce):

@@ -7,7 +7,7 @@ NOTES.md measured 197 s unsaturated against 3 ms saturated on the same term).
 
     Input(x, (i,j), dtype)   Tm.inp("x", "i,j", dtype)      State(o, (i,))  Tm.state("o", "i")
     Const(2.0)               Tm.const(2.0)                  Const(True)     Tm.bconst("true")
-    Size(j)                  Tm.size("j")
+    Size(j)                  Tm.size("j")                   Pos(j)          Tm.position("j")
     Elem(add, (a, b, c))     Tm.add(MultiSet(a, b, c))      Elem(mul, ...)  Tm.mul(MultiSet(...))
     Elem(op, (a,))           Tm.op1(op, a)    op2, op3 likewise for two and three arguments
     Reduce(m, j, b)          Tm.red(m, "j", b)              Broadcast(j, b) Tm.bcast("j", b)
@@ -22,7 +22,7 @@ Facts that rules read (all computed positively: egglog has no negation in querie
     is_int(t)      t is an integer constant (an exponent for which (ab)^p = a^p b^p always)
     root(t)        the term being proven about, so extraction can find its e-class
 
-Facts about inputs are seeded here, at encoding time, because they depend on the axes string;
+Facts about inputs and positions are seeded here, at encoding time, because they depend on the axes string;
 every other fact is derived by the rules in `rules/egg_facts.py`.
 
 Decoding works on the serialized e-graph (`SerializedGraph`): a choice of one e-node per e-class
@@ -44,8 +44,8 @@ from dataclasses import dataclass
 
 from egglog import (EGraph, Expr, MultiSet, String, StringLike, f64, f64Like, relation)
 
-from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size, State,
-                   Term, TermError)
+from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce, Rename, Size,
+                   State, Term, TermError)
 
 
 class Tm(Expr):
@@ -65,6 +65,9 @@ class Tm(Expr):
 
     @classmethod
     def size(cls, axis: StringLike) -> Tm: ...
+
+    @classmethod
+    def position(cls, axis: StringLike) -> Tm: ...
 
     @classmethod
     def add(cls, xs: MultiSet[Tm]) -> Tm: ...
@@ -160,7 +163,7 @@ def encode(term: Term, egraph: EGraph, axes: list[str] | None = None) -> Tm:
         kids = [done[id(c)] for c in t.children]
         e = _encode_node(t, kids)
         done[id(t)] = e
-        if isinstance(t, (Input, State)):
+        if isinstance(t, (Input, State, Pos)):
             facts += [indep(e, a) for a in universe if a not in t.axes]
         elif isinstance(t, Const) and t.dtype == "float" and math.isfinite(t.value) \
                 and t.value == int(t.value):
@@ -184,6 +187,8 @@ def _encode_node(t: Term, kids: list[Tm]) -> Tm:
         return Tm.const(float(t.value))
     if isinstance(t, Size):
         return Tm.size(t.axis)
+    if isinstance(t, Pos):
+        return Tm.position(t.axis)
     if isinstance(t, Elem):
         if t.op == "add":
             return Tm.add(MultiSet(*kids))
@@ -308,6 +313,8 @@ def decode_node(node: Node, kids: list[Term]) -> Term:
         return Const(lits[0] == "true", "bool")
     if k == "size":
         return Size(lits[0])
+    if k == "position":
+        return Pos(lits[0])
     if k in ("add", "mul"):
         if not kids:
             return Const(0.0 if k == "add" else 1.0)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 
 from .ops import MONOIDS, OPAQUE_OPS, SCALAR_OPS
-from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size, State,
-                   Term, TermError, union_axes)
+from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce, Rename, Size,
+                   State, Term, TermError, union_axes)
 
 
 class EvalError(ValueError):
@@ -65,10 +65,20 @@ def evaluate(term: Term, sizes: dict[str, int] | None = None, **env: torch.Tenso
     return evaluate_labelled(term, env, sizes).t
 
 
-def evaluate_labelled(term: Term, env: dict, sizes: dict[str, int] | None = None) -> Labelled:
+def evaluate_labelled(term: Term, env: dict, sizes: dict[str, int] | None = None,
+                      offsets: dict[str, int] | None = None) -> Labelled:
+    """`offsets`: the global index of the first entry of each axis (default 0).  A chunk of keys
+    lo..hi is evaluated with sizes[j] = hi − lo and offsets[j] = lo, so that its positions
+    `Pos(j)` are lo..hi−1, the keys' own indices in the whole axis."""
     size = bind_sizes(term, env, sizes)
+    offsets = offsets or {}
     vals: dict[int, Labelled] = {}
     for n in term.walk():
+        if isinstance(n, Pos):
+            lo = offsets.get(n.axis, 0)
+            vals[id(n)] = Labelled(torch.arange(lo, lo + _size_of(size, n.axis),
+                                                dtype=torch.float64), n.axes)
+            continue
         vals[id(n)] = _eval_node(n, [vals[id(c)] for c in n.children], env, size)
     return vals[id(term)]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import networkx as nx
 
 from .sexpr import _num, head
-from .term import Const, Input, Layout, Rename, Size, State, Term
+from .term import Const, Input, Layout, Pos, Rename, Size, State, Term
 
 
 def box_label(t: Term) -> str:
@@ -25,6 +25,8 @@ def box_label(t: Term) -> str:
         return str(t.value).lower() if t.dtype == "bool" else _num(t.value)
     if isinstance(t, Size):
         return f"|{t.axis}|"
+    if isinstance(t, Pos):
+        return f"#{t.axis}"
     if isinstance(t, Rename):
         return f"{t.old}→{t.new}"
     if isinstance(t, Layout):

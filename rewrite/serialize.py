@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 
-from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size, State,
-                   Term, TermError)
+from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce, Rename, Size,
+                   State, Term, TermError)
 
-_KINDS = {c.__name__: c for c in (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename,
-                                  Size, State)}
+_KINDS = {c.__name__: c for c in (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce,
+                                  Rename, Size, State)}
 
 
 def _plain(v):

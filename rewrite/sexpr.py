@@ -11,6 +11,7 @@ Syntax
     q[b,h,i,d]          float input          mask[i,j]:bool   boolean input
     $o[i,e]             stream state         2.5  -inf  true  constants
     |j|                 size of axis j
+    #j                  position along axis j (0, 1, ..., |j| − 1)
     (exp x)  (mul a b c)                     scalar functions (rewrite.ops.SCALAR_OPS)
     (sum@j x) (max@j x)                      monoid reductions
     (bcast@j x)  (rename@i:i2 x)  (layout@i,e x)
@@ -22,8 +23,8 @@ import math
 import re
 
 from .ops import MONOIDS, OPAQUE_OPS
-from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size, State,
-                   Term, TermError)
+from .term import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce, Rename, Size,
+                   State, Term, TermError)
 
 
 def _num(v: float) -> str:
@@ -53,6 +54,8 @@ def _node(t: Term, kids: list[str]) -> str:
         return ("true" if t.value else "false") if t.dtype == "bool" else _num(t.value)
     if isinstance(t, Size):
         return f"|{t.axis}|"
+    if isinstance(t, Pos):
+        return f"#{t.axis}"
     if t.children:
         return f"({head(t)} {' '.join(kids)})"
     raise TermError(f"cannot print {type(t).__name__}")
@@ -112,6 +115,8 @@ def _atom(tok: str) -> Term:
         return Input(name, axes, "bool" if isbool else "float")
     if tok.startswith("|") and tok.endswith("|") and len(tok) > 2:
         return Size(tok[1:-1])
+    if tok.startswith("#") and len(tok) > 1:
+        return Pos(tok[1:])
     if tok in ("true", "false"):
         return Const(tok == "true")
     try:

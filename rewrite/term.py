@@ -21,6 +21,7 @@ Input(name, axes, dtype)   an argument of the traced function (dtype "float" or 
 State(name, axes)          a stream state component, referenced from a stream form's tail
 Const(value, dtype)        a scalar constant (no axes)
 Size(axis)                 the size of an axis, as a scalar (kept symbolic)
+Pos(axis)                  the position along an axis: 0, 1, ..., |axis| − 1 as a float over it
 Elem(op, args)             a scalar function (rewrite.ops.SCALAR_OPS) broadcast over all axes
 Reduce(monoid, axis, body) a monoid fold over one axis (rewrite.ops.MONOIDS); removes the axis
 Broadcast(axis, body)      copies body along a new axis
@@ -286,6 +287,23 @@ class Size(Term):
     @classmethod
     def _type(cls, axis):
         return (), "float"
+
+
+class Pos(Term):
+    """The index along an axis as a value over it: `torch.arange(k.shape[-2])` traces to
+    Pos('j') = 0, 1, ..., |j| − 1.  Along a stream axis it is a per-key leaf like an input over
+    j: a chunk of keys start..start+n carries the positions start..start+n−1 (its global
+    indices, never 0..n−1), which a streaming kernel knows."""
+    __slots__ = ()
+    _fields = ("axis",)
+
+    @classmethod
+    def _check(cls, axis):
+        return _check_axes((axis,))
+
+    @classmethod
+    def _type(cls, axis):
+        return (axis,), "float"
 
 
 class Elem(Term):

@@ -9,7 +9,8 @@ rewrite.egraph.encode for inputs, sizes and integer constants) and a missing fac
                     a layout, an add/mul whose arguments are all indep.
     pos(t)          t > 0 wherever defined: positive constants, |n|, exp, sigmoid, folds, sums,
                     products and powers of positive terms.
-    nonneg(t)       t ≥ 0: pos, zero, x², |x|, relu, √x, x^2, and folds/sums/products of nonneg.
+    nonneg(t)       t ≥ 0: pos, zero, positions #n, x², |x|, relu, √x, x^2, and
+                    folds/sums/products of nonneg.
     nonzero(t)      t ≠ 0: pos.
     is_int(t)       t is an integer constant (seeded; kept by the rules that make constants).
 
@@ -67,6 +68,7 @@ SIGN = egg_rule(
     rule(Tm.const(u), u > f64(0.0)).then(pos(Tm.const(u))),
     rule(Tm.size(s1)).then(pos(Tm.size(s1))),
     rule(Tm.const(f64(0.0))).then(nonneg(Tm.const(f64(0.0)))),
+    rule(Tm.position(s1)).then(nonneg(Tm.position(s1))),
     *[rule(Tm.op1(o, a)).then(pos(Tm.op1(o, a))) for o in _POS_OPS],
     *[rule(Tm.op1(o, a)).then(nonneg(Tm.op1(o, a))) for o in _NONNEG_OPS],
     rule(Tm.op1("sqrt", a), pos(a)).then(pos(Tm.op1("sqrt", a))),

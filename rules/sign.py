@@ -4,7 +4,7 @@
 It is syntactic and only ever says what follows from the rules below, so "unknown" is always a
 safe answer:
 
-    exp, sigmoid, |n| (sizes ≥ 1) > 0;   x², |x|, relu, √x, float(b) ≥ 0;
+    exp, sigmoid, |n| (sizes ≥ 1) > 0;   x², |x|, relu, √x, float(b), positions #n ≥ 0;
     sums, products, quotients, max/min and Σ/Π/max/min folds of ≥ 0 terms are ≥ 0 (> 0 if all > 0);
     x^p ≥ 0 for even integer p or x ≥ 0 (> 0 if x > 0).
 
@@ -14,7 +14,7 @@ safe answer:
 """
 from __future__ import annotations
 
-from ..rewrite.term import Const, Elem, Reduce, Size, Term
+from ..rewrite.term import Const, Elem, Pos, Reduce, Size, Term
 
 
 def _join_all(signs) -> str | None:
@@ -33,6 +33,8 @@ def sign(t: Term) -> str | None:
         return "pos" if t.value > 0 else "nonneg" if t.value == 0 else None
     if isinstance(t, Size):
         return "pos"
+    if isinstance(t, Pos):
+        return "nonneg"  # 0, 1, ..., |n| − 1
     if isinstance(t, Reduce):
         s = sign(t.body)
         # sizes are ≥ 1, so a fold of positive terms is positive (Σ, Π, max, min alike)

@@ -14,12 +14,12 @@ from wirefuse.prover import prove
 from wirefuse.rewrite.check import check_certificate
 from wirefuse.rewrite.evaluate import evaluate
 from wirefuse.rewrite.saturate import Limits
-from wirefuse.rewrite.term import Const, Elem, Input, Reduce, Size, inputs_of
+from wirefuse.rewrite.term import Const, Elem, Input, Pos, Reduce, Size, inputs_of
 from wirefuse.theorems.stream import NotNormal, decompose
 
 AXIS_SIZES = {"i": 2, "j": 3, "e": 2}
 LEAVES = [Input("s", ("i", "j")), Input("v", ("j", "e")), Input("x", ("i",)),
-          Input("y", ("j",)), Const(2.0), Const(-0.5), Size("j")]
+          Input("y", ("j",)), Const(2.0), Const(-0.5), Size("j"), Pos("j"), Pos("i")]
 
 
 def _positive(t):

@@ -12,8 +12,9 @@ from wirefuse.rules.base import canon
 from wirefuse.rules.sign import nonneg
 
 # Leaves and small subterms over axes i (kept) and n (the reduced one).
-DEP = ["x[i,n]", "y[n]", "(mul x[i,n] y[n])", "(exp y[n])", "(add x[i,n] 0.5)", "(abs y[n])"]
-IND = ["z[i]", "(sum@n x[i,n])", "|n|", "2.5", "(max@n y[n])", "(exp z[i])", "-1.5"]
+DEP = ["x[i,n]", "y[n]", "(mul x[i,n] y[n])", "(exp y[n])", "(add x[i,n] 0.5)", "(abs y[n])",
+       "#n", "(sub #n #i)"]
+IND = ["z[i]", "(sum@n x[i,n])", "|n|", "2.5", "(max@n y[n])", "(exp z[i])", "-1.5", "#i"]
 POS_IND = ["(exp z[i])", "|n|", "2.5", "(square z[i])", "(sum@n (exp x[i,n]))"]
 ANY = DEP + IND
 EXPS = ["2.0", "-1.0", "3.0", "0.5", "-0.5", "1.5", "-2.0"]
@@ -177,19 +178,21 @@ def test_pow_of_pow_fires_on_nonneg_base_only():
 
 def test_sign_analysis_is_conservative():
     for src in ["(exp y[n])", "(square y[n])", "(sum@n (abs y[n]))", "(sqrt y[n])", "|n|",
-                "(mul (exp z[i]) (relu y[n]))", "(pow (abs y[n]) -0.5)", "(pow y[n] 2.0)"]:
+                "(mul (exp z[i]) (relu y[n]))", "(pow (abs y[n]) -0.5)", "(pow y[n] 2.0)",
+                "#n", "(mul #n (exp y[n]))"]:
         t = parse(src)
         assert nonneg(t), src
         env, sizes = _env_for(t, 1, 2, 3)
         v = evaluate(t, sizes=sizes, **env)
         assert bool((v[~torch.isnan(v)] >= 0).all()), src
-    for src in ["y[n]", "(sub (exp y[n]) 1.0)", "(pow y[n] 3.0)", "(log y[n])", "-1.0"]:
+    for src in ["y[n]", "(sub (exp y[n]) 1.0)", "(pow y[n] 3.0)", "(log y[n])", "-1.0",
+                "(sub #n #i)"]:
         assert not nonneg(parse(src)), src
 
 
 # --- fuzz: every rewrite anywhere in random terms is sound where defined -------------------------
 def _terms(depth):
-    leaf = st.sampled_from(["x[i,n]", "y[n]", "z[i]", "|n|", "2.0", "-0.5", "3.0"])
+    leaf = st.sampled_from(["x[i,n]", "y[n]", "z[i]", "|n|", "2.0", "-0.5", "3.0", "#n", "#i"])
     if depth == 0:
         return leaf
     sub = _terms(depth - 1)

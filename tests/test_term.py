@@ -8,9 +8,9 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from wirefuse.rewrite import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size,
-                              State, TermError, evaluate, parse, term_from_json, term_to_json,
-                              to_sexpr)
+from wirefuse.rewrite import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce, Rename,
+                              Size, State, TermError, evaluate, parse, term_from_json,
+                              term_to_json, to_sexpr)
 from wirefuse.rewrite.graph import to_networkx
 from wirefuse.rewrite.ops import SCALAR_OPS
 
@@ -26,7 +26,7 @@ BINARY = ["add", "mul", "sub", "max", "min"]
 @st.composite
 def terms(draw, depth=3):
     if depth == 0 or draw(st.integers(0, 3)) == 0:
-        kind = draw(st.sampled_from(["x", "y", "z", "const", "size"]))
+        kind = draw(st.sampled_from(["x", "y", "z", "const", "size", "pos"]))
         if kind == "x":
             return Input("x", ("i", "j"))
         if kind == "y":
@@ -35,6 +35,8 @@ def terms(draw, depth=3):
             return Input("z", ("i",))
         if kind == "size":
             return Size(draw(st.sampled_from(AXES)))
+        if kind == "pos":
+            return Pos(draw(st.sampled_from(AXES)))
         return Const(draw(st.floats(-2, 2, allow_nan=False).map(lambda v: round(v, 3))))
     kind = draw(st.sampled_from(["unary", "binary", "reduce", "where"]))
     if kind == "unary":
@@ -84,6 +86,8 @@ def reference(t, e):
             return torch.full(full, t.value, dtype=torch.float64)
         if isinstance(t, Size):
             return torch.full(full, float(SIZES[t.axis]), dtype=torch.float64)
+        if isinstance(t, Pos):  # 0, 1, ... along its own dimension of the frame
+            return expand(torch.arange(SIZES[t.axis], dtype=torch.float64), [t.axis])
         if isinstance(t, Reduce):
             b, k = go(t.body), dims[t.axis]
             if t.axis not in t.body.axes:  # fold |axis| copies

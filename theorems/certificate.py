@@ -29,7 +29,7 @@ import math
 from ..rewrite.ops import MONOIDS
 from ..rewrite.serialize import term_to_json
 from ..rewrite.sexpr import parse, to_sexpr
-from ..rewrite.term import Const, Elem, Input, Layout, Reduce, Size, State, Term
+from ..rewrite.term import Const, Elem, Input, Layout, Pos, Reduce, Size, State, Term
 from ..rules.base import canon
 from ..rules.shift import ShiftInfo, find_shift
 from .stream import Component, StreamForm, decompose
@@ -169,11 +169,14 @@ def _pretty(t: Term, outer: int) -> str:
 
 
 def _chunk_vars(bodies, axis: str) -> list[str]:
+    """What a chunk brings: its slices of the inputs over the axis, and its positions #axis."""
     out = []
     for b in bodies:
         for t in b.walk():
             if isinstance(t, Input) and axis in t.axes and t.name not in out:
                 out.append(t.name)
+            elif isinstance(t, Pos) and t.axis == axis and f"#{axis}" not in out:
+                out.append(f"#{axis}")
     return out
 
 

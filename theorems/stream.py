@@ -5,7 +5,9 @@ A term is in stream normal form along n when it is a tail over state components
     f = T[R1, ..., Rk],   Ri = Reduce(⊕i, n, hi)
 
 where each body hi is *n-local* (no reduction over n inside it: it acts on one index of n at a
-time) and the tail T touches the streamed inputs only through the Ri.  Such an f is streamable:
+time) and the tail T touches the streamed inputs only through the Ri.  A position #n in a body is
+n-local (an input over n whose values are the indices): a chunk of keys lo..hi carries its global
+positions lo..hi−1, as it carries its slice of every input; |n| is not (a chunk does not know it).  Such an f is streamable:
 state (R1..Rk), identity (e1..ek), combine ⊕1 × ... × ⊕k, and tail T (THEORY.md §2, the
 list-homomorphism view).  The prover's job is to rewrite f into this form; `decompose` only
 recognises it, so it is small enough to trust.

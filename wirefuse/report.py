@@ -27,8 +27,8 @@ from .errors import UserError
 from .rewrite.ops import MONOIDS
 from .rewrite.sexpr import parse, to_sexpr
 from .rewrite.svg import axis_colour
-from .rewrite.term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size,
-                           State, Term)
+from .rewrite.term import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce, Rename,
+                           Size, State, Term)
 
 # ---------------------------------------------------------------------------------------------
 # math notation
@@ -81,6 +81,8 @@ class _Fmt:
             return s, (_ATOM if v >= 0 else 2)
         if isinstance(t, Size):
             return "|" + self.ax(t.axis) + "|", _ATOM
+        if isinstance(t, Pos):
+            return "#" + self.ax(t.axis), _ATOM
         if isinstance(t, Elem):
             return self.elem(t)
         if isinstance(t, Reduce):
