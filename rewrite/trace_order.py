@@ -8,7 +8,7 @@ the axis picks it out and drops the axis, as torch's size-1 index does).
 from __future__ import annotations
 
 from ..errors import TraceError
-from .term import Const, Elem, Opaque, Reduce, Term
+from .term import Broadcast, Const, Elem, Opaque, Pos, Reduce, Rename, Term
 from .trace_ops import handler, tensor
 from .trace_values import TV, Multi, Unusable, norm_dim
 
@@ -64,7 +64,26 @@ def _cumsum(ctx, input, dim, dtype):
     p = norm_dim(x, dim)
     if x.dims[p] is None:
         return x
-    return TV(_opaque("cumsum", x, p), x.dims, "float" if x.kind == "float" else "int")
+    kind = "float" if x.kind == "float" else "int"
+    counted = _cumsum_of_constant(x.term, x.dims[p])
+    if counted is not None:
+        return TV(counted, x.dims, kind)
+    return TV(_opaque("cumsum", x, p), x.dims, kind)
+
+
+def _cumsum_of_constant(t: Term, axis: str) -> Term | None:
+    """cumsum along n of a value constant along n (c copied along n, as torch.ones(n) is):
+    c · (#n + 1), the count of entries so far times c; None for anything else."""
+    if isinstance(t, Rename) and t.new == axis:
+        inner = _cumsum_of_constant(t.body, t.old)
+        return None if inner is None else Rename(t.old, t.new, inner)
+    if not (isinstance(t, Broadcast) and t.axis == axis):
+        return None
+    count = Elem("add", (Pos(axis), Const(1.0)))
+    c = t.body
+    if c.dtype == "bool":
+        c = Elem("float", (c,))
+    return count if isinstance(c, Const) and c.value == 1.0 else Elem("mul", (c, count))
 
 
 @handler("gather", spec="input, dim, index, *, sparse_grad=False")

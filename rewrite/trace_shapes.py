@@ -3,8 +3,8 @@ built from axis sizes (arange, ones/zeros/full, tril/triu).
 
 Layout changes positions, never names: `x.mT` is the same term with two dims swapped.  A
 contraction multiplies and sums over the contracted axis (`matmul`, `einsum`).  `arange(start,
-end)` over an axis of size end − start is `start − 1 + cumsum(1)` along it (positions as a
-prefix sum, the only index term the language has).
+end)` over an axis of size end − start is `start + #axis` (the position leaf `Pos`), and
+tril/triu compare positions: `tril(ones(n, m))` is `#j − #i ≤ 0` over (i, j).
 """
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import sympy
 
 from ..errors import AxisSpecError, TraceError
 from .ops import SCALAR_OPS
-from .term import Broadcast, Const, Elem, Opaque, Reduce, Rename, Size, Term
+from .term import Broadcast, Const, Elem, Pos, Reduce, Rename, Size, Term
 from .trace_ops import HANDLERS, _count, _kind_of_dtype, handler, is_py, tensor
 from .trace_values import TV, Context, align_dims, norm_dim, norm_dims, rename, scalar
 
 @handler("arange")
 def _arange(ctx, *args, **kwargs):
-    """arange(start, end) over an axis whose size is end − start: start − 1 + cumsum(1)."""
+    """arange(start, end) over an axis whose size is end − start: start + #axis."""
     kind = _kind_of_dtype(kwargs.pop("dtype", None))
     for k in ("device", "layout", "requires_grad", "pin_memory"):
         kwargs.pop(k, None)
@@ -36,13 +36,11 @@ def _arange(ctx, *args, **kwargs):
     else:
         raise TraceError("arange: its length must be the size of an axis (like "
                          "torch.arange(1, x.shape[-1] + 1))")
-    ones = Broadcast(name, Const(1.0))
-    t = Opaque("cumsum", name, (ones,), ())  # 1, 2, ..., |axis|
-    if is_py(start):
-        if start != 1:
-            t = Elem("add", (Const(float(start) - 1.0), t))
-    else:
-        t = Elem("add", (Elem("sub", (scalar(start).term, Const(1.0))), t))
+    t: Term = Pos(name)  # 0, 1, ..., |axis| − 1
+    if not is_py(start):
+        t = Elem("add", (scalar(start).term, t))
+    elif start != 0:
+        t = Elem("add", (Const(float(start)), t))
     if kind is None:
         kind = "float" if any(isinstance(a, float) or (isinstance(a, TV) and a.kind == "float")
                               for a in (start, end)) else "int"
@@ -146,15 +144,23 @@ HANDLERS["full"] = _factory(lambda s, kw: (kw.pop("fill_value", s[1] if len(s) >
 
 
 def _position(ctx: Context, x: TV, p: int) -> Term:
-    """The index 0, 1, ... along dimension p, as a term: cumsum of ones, minus one."""
+    """The index 0, 1, ... along dimension p, as a term: the position leaf of its axis (a
+    second copy i_1 of an axis is the copy's positions, renamed)."""
     if x.dims[p] is None:
         return Const(0.0)
     name = x.dims[p]
     origin = ctx.origin.get(name, name)
-    t = Opaque("cumsum", origin, (Broadcast(origin, Const(1.0)),), ())
-    if origin != name:
-        t = Rename(origin, name, t)
-    return Elem("sub", (t, Const(1.0)))
+    return Pos(origin) if origin == name else Rename(origin, name, Pos(origin))
+
+
+def _all_ones(t: Term) -> bool:
+    """t is 1 (true) everywhere: what torch.ones / ones_like build (broadcasts of 1 or true,
+    renamed, and'ed or multiplied together)."""
+    if isinstance(t, Const):
+        return t.value is True or (t.dtype == "float" and t.value == 1.0)
+    if isinstance(t, (Broadcast, Rename)):
+        return _all_ones(t.body)
+    return isinstance(t, Elem) and t.op in ("and", "mul") and all(_all_ones(a) for a in t.args)
 
 
 def _triangle(lower: bool):
@@ -167,6 +173,9 @@ def _triangle(lower: bool):
         r, c = _position(ctx, x, x.ndim - 2), _position(ctx, x, x.ndim - 1)
         offset = Elem("sub", (c, r))  # column − row
         keep = Elem("le" if lower else "ge", (offset, Const(float(diagonal))))
+        if _all_ones(x.term) and set(keep.axes) == set(x.term.axes):
+            # tril(ones): the triangle itself (as a mask, or 0/1), no select of ones
+            return TV(keep if x.kind == "bool" else Elem("float", (keep,)), x.dims, x.kind)
         zero = Const(False, "bool") if x.kind == "bool" else Const(0.0)
         t = Elem("and", (keep, x.term)) if x.kind == "bool" else Elem("where", (keep, x.term,
                                                                                zero))

@@ -39,6 +39,8 @@ wirefuse.errors.TraceError: <doctest ...>:2: torch.nn.functional.gelu is not sup
 from __future__ import annotations
 
 import builtins
+import contextlib
+import functools
 import operator
 import os
 import re
@@ -352,10 +354,34 @@ def _result(ctx_out) -> Term:
     raise TraceError(f"the function returns a {type(ctx_out).__name__}, not a tensor")
 
 
+@contextlib.contextmanager
+def _sizes_as_varargs():
+    """torch.ones(n, m) with sizes read from shapes: torch's argument parser takes traced sizes
+    only as one tuple, so while fx runs the function, ones/zeros pass them as one (fx then
+    records the call to the real torch.ones, which the interpreter handles)."""
+    saved = {name: getattr(torch, name) for name in ("ones", "zeros")}
+
+    def packing(orig):
+        @functools.wraps(orig)
+        def call(*size, **kw):
+            if len(size) > 1 and any(isinstance(x, fx.Proxy) for x in size):
+                return orig(tuple(size), **kw)
+            return orig(*size, **kw)
+        return call
+    try:
+        for name, orig in saved.items():
+            setattr(torch, name, packing(orig))
+        yield
+    finally:
+        for name, orig in saved.items():
+            setattr(torch, name, orig)
+
+
 def _fx_graph(fn, params: list[str], constants: dict) -> fx.Graph:
     tracer = _Tracer()
     try:
-        return tracer.trace(fn, concrete_args=constants or None)
+        with _sizes_as_varargs():
+            return tracer.trace(fn, concrete_args=constants or None)
     except UserError:
         raise
     except Exception as e:  # fx failed while running the user's code on proxies

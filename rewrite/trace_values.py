@@ -160,7 +160,14 @@ def align_dims(ctx: Context, dims_list: list[tuple], avoid=()) -> tuple[tuple, l
             if len(names) <= 1:
                 continue
             if len({origin(a) for a in names}) > 1:
-                a, b = sorted(names)[:2]
+                a, b = sorted(names, key=lambda x: (origin(x) == x, x))[:2]
+                if origin(a) != a and origin(b) != origin(a):
+                    # torch.ones(n, n) with n = |i| met by an axis j: the code assumes |i| = |j|
+                    raise AxisSpecError(
+                        f"dimension {p - n} lines up axis {a} (a second copy of {origin(a)}, as "
+                        f"torch.ones(n, n) makes) with axis {b}: that assumes |{origin(a)}| = "
+                        f"|{origin(b)}|, which the axis spec does not say; take that dimension's "
+                        f"size from an input over {origin(b)} (like k.shape[-2])")
                 raise AxisSpecError(f"dimension {p - n} lines up axis {a} of one operand with "
                                     f"axis {b} of another; if they are the same dimension, give "
                                     "them one name in the axis spec")
