@@ -107,6 +107,24 @@ def causal(q, k, v, mask):
     return torch.softmax(s, dim=-1) @ v
 
 
+def causal_inline(q, k, v):
+    """out_i = Σ_{j ≤ i} e^{s_ij} v_j / Σ_{j ≤ i} e^{s_ij}  (causal softmax with the mask built
+    inside from the sizes, torch.tril(torch.ones(n, m)): the positions compared, #j ≤ #i)."""
+    s = _scores(q, k)
+    mask = torch.tril(torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device))
+    return torch.softmax(s.masked_fill(~mask, float("-inf")), dim=-1) @ v
+
+
+def alibi_inline(q, k, v, slopes):
+    """out = softmax_j(s_ij − m_h |i − j|) v  (ALiBi, Press et al. 2022, with the bias built from
+    the positions i and j inside the function; one slope m_h per head)."""
+    s = _scores(q, k)
+    i = torch.arange(q.shape[-2], device=q.device)
+    j = torch.arange(k.shape[-2], device=q.device)
+    s = s - slopes[:, None, None] * (i[:, None] - j[None, :]).abs()
+    return torch.softmax(s, dim=-1) @ v
+
+
 def lse(q, k):
     """out_i = log Σ_j e^{s_ij}  (the logsumexp FlashAttention saves for the backward pass)."""
     return torch.logsumexp(_scores(q, k), dim=-1)
@@ -224,6 +242,10 @@ EXAMPLES = {
                      AXES + ", mask: b j"),
     "causal": _entry(True, "a boolean mask over i j: elementwise before the softmax",
                      AXES + ", mask: i j"),
+    "causal_inline": _entry(True, "the mask #j ≤ #i compares positions: a position along j is "
+                            "a per-key leaf, so the map before the softmax is j-local"),
+    "alibi_inline": _entry(True, "the bias −m_h |#i − #j| is built from positions, per key: "
+                           "j-local, with a running max", AXES + ", slopes: h"),
     "lse": _entry(True, "m + log Σ e^(s−m): state (max s, Σ e^s)", "q: b h i d, k: b h j d"),
     "softpick": _entry(True, "a1 = relu(e^s − 1), a2 = |e^s − 1|, b = · + ε: state (Σ a1 v, "
                        "Σ a2); no running max (relu(e^s − 1) is not shift-covariant)"),

@@ -53,7 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from ..rewrite.term import Const, Elem, Input, Layout, Reduce, Size, State, Term
+from ..rewrite.term import Const, Elem, Input, Layout, Pos, Reduce, Size, State, Term
 from ..theorems.stream import Component, StreamForm
 
 MAX_CONTRACTION = 256  # the contraction axis is held whole in registers (one tl.dot per block)
@@ -102,6 +102,21 @@ class LoopNest:
     causal: str | None = None        # name of the boolean (row, stream) mask taken as j ≤ i
     stats: list = field(default_factory=list)  # colstats.ColumnStat, computed by the pre-pass
     stat_contractions: list[Contraction] = field(default_factory=list)  # those in stat bodies
+    # position comparisons in the bodies that are exactly j ≤ i (True) or j > i (False)
+    # (lowering.causal), set when the kernel may skip the key blocks past the diagonal
+    causal_positions: dict[Term, bool] = field(default_factory=dict)
+
+    @property
+    def skips_causal(self) -> bool:
+        """Key blocks past the diagonal are skipped (a causal mask input, or positions)."""
+        return self.causal is not None or bool(self.causal_positions)
+
+    def causal_known(self) -> dict[Term, bool]:
+        """The mask terms' values on a key block wholly at or below the diagonal."""
+        known = dict(self.causal_positions)
+        if self.causal is not None:
+            known[self.inputs[self.causal]] = True
+        return known
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -315,7 +330,7 @@ def build_loopnest(sf: StreamForm, causal: str | None = None,
             raise Unsupported(f"tail input {s.name} has axes outside the output's")
         if isinstance(s, (Reduce,)):
             raise Unsupported(f"a reduction in the tail: {s}")
-        if not isinstance(s, (Elem, Const, Size, State, Input)):
+        if not isinstance(s, (Elem, Const, Size, Pos, State, Input)):
             raise Unsupported(f"{type(s).__name__} in the tail: {s}")
     for c in contractions:
         if c.axis in allowed_field:
@@ -344,7 +359,27 @@ def build_loopnest(sf: StreamForm, causal: str | None = None,
         if name.startswith("_") and name not in {s.name for s in stats}:
             raise Unsupported(f"input name {name} starts with '_' (reserved in generated code)")
     del comps
+    _skip_by_positions(nest)
     return nest
+
+
+def _skip_by_positions(nest: LoopNest) -> None:
+    """A causal mask built from positions (#j ≤ #i, as torch.tril traces) lets the kernel skip
+    key blocks past the diagonal, as an input mask taken as causal does; only where every body
+    is its identity there (check_causal_skip), otherwise the mask is just computed per block."""
+    from .causal import causal_terms
+    if nest.stats:  # column statistics reduce over rows: skipping keys is not checked there
+        return
+    found = causal_terms([c.field for c in nest.components] + [c.value for c in nest.components
+                         if c.value is not None] + ([nest.shift] if nest.shift is not None
+                                                    else []), nest.row, nest.stream)
+    if not found:
+        return
+    nest.causal_positions = found
+    try:
+        check_causal_skip(nest)
+    except Unsupported:
+        nest.causal_positions = {}
 
 
 # --- tail numerics -------------------------------------------------------------------------------
@@ -364,7 +399,7 @@ def simplify_tail(tail: Term) -> Term:
     leaves: dict[str, Term] = {}
 
     def to_sym(t: Term):
-        if isinstance(t, (State, Input, Size)):
+        if isinstance(t, (State, Input, Size, Pos)):
             key = f"L{len(leaves)}"
             for k, v in leaves.items():
                 if v is t:
@@ -433,9 +468,10 @@ class _NoSympy(Exception):
 def check_causal_skip(nest: LoopNest) -> None:
     """Skipping key blocks where the causal mask is all false is sound only if every component's
     body is its monoid's identity there (and u = −∞ when shifted).  Checked in float64 on random
-    values with the mask all false; raises Unsupported otherwise."""
+    values with the mask all false, and positions #i, #j of rows and keys past them (keys
+    3..5 after rows 0..2, and far past); raises Unsupported otherwise."""
     import torch
-    from ..rewrite.evaluate import evaluate
+    from ..rewrite.evaluate import evaluate_labelled
     from ..rewrite.ops import MONOIDS
     gen = torch.Generator().manual_seed(0)
     sizes = {a: 3 for a in nest.axes}
@@ -449,9 +485,11 @@ def check_causal_skip(nest: LoopNest) -> None:
                MONOIDS[c.monoid].identity) for c in nest.components]
     if nest.shift is not None:
         checks.append(("the shift u", nest.shift, float("-inf")))
+    mask = repr(nest.causal) if nest.causal is not None else "j ≤ i from positions"
     for what, body, ident in checks:
         need = {n: args[n] for n in {s.name for s in body.walk() if isinstance(s, Input)}}
-        val = evaluate(body, **need)
-        if not bool((val == ident).all()):
-            raise Unsupported(f"causal={nest.causal!r}: {what} is not the identity {ident} where "
-                              "the mask is false, so masked key blocks cannot be skipped")
+        for rows, keys in ((0, 3), (500, 1000)):
+            val = evaluate_labelled(body, need, sizes, {nest.row: rows, nest.stream: keys}).t
+            if not bool((val == ident).all()):
+                raise Unsupported(f"causal={mask}: {what} is not the identity {ident} where "
+                                  "the mask is false, so masked key blocks cannot be skipped")

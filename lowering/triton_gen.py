@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 from ..rewrite.ops import MONOIDS, SCALAR_OPS
-from ..rewrite.term import Const, Elem, Input, Reduce, Size, State, Term
+from ..rewrite.term import Const, Elem, Input, Pos, Reduce, Size, State, Term
 from .loopnest import LoopNest, Unsupported, _factors, shift_power
 
 _BINOPS = {"sub": "-", "div": "/", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==",
@@ -101,8 +101,9 @@ class Emitter:
             s, ready = stack.pop()
             if s in self.done:
                 continue
-            if ready or not s.children or _const_only(s):
-                self.done[s] = self._node(s)
+            if ready or not s.children or _const_only(s) or s in self.known or \
+                    s in self.nest.causal_positions:
+                self.done[s] = self._node(s)  # (a known mask's operands are not computed)
             else:
                 stack.append((s, True))
                 stack.extend((c, False) for c in reversed(s.children))
@@ -127,6 +128,11 @@ class Emitter:
             return _lit(t.value)
         if isinstance(t, Size):
             return f"(sz_{t.axis} * 1.0)"
+        if isinstance(t, Pos):  # the global index along the axis (keys: start + arange)
+            return self._assign(f"{self.index(t.axis)[0]}.to(tl.float32)")
+        if t in self.nest.causal_positions:  # #j ≤ #i (or #j > #i) shown exactly: int indices
+            j, i = self.index(self.nest.stream)[0], self.index(self.nest.row)[0]
+            return self._assign(f"{j} {'<=' if self.nest.causal_positions[t] else '>'} {i}")
         if isinstance(t, Input):
             if t.name == self.nest.causal:  # the causal structure, from indices (j ≤ i)
                 return self._assign(f"ix_{self.nest.stream}[None, :] <= ix_{self.nest.row}[:, None]")
@@ -308,13 +314,14 @@ def stream_kernel(nest: LoopNest) -> str:
         L.append("run_max = tl.full([BLOCK_M], float(\"-inf\"), tl.float32)  # M = max_j u so far")
     L.append(f"lo = pid_p * n_split")
     L.append(f"hi = tl.minimum(lo + n_split, sz_{j})")
-    if nest.causal:
-        L.append(f"# causal ({nest.causal} is j ≤ i): key blocks past this row block's last row "
+    if nest.skips_causal:
+        what = nest.causal if nest.causal is not None else "the mask from positions"
+        L.append(f"# causal ({what} is j ≤ i): key blocks past this row block's last row "
                  "are fully masked; skip them")
         L.append(f"hi = tl.minimum(hi, (pid_m + 1) * BLOCK_M)")
     L.append("# full key blocks first (no key mask), then the last, partial block (masked)")
     L.append(f"hi_full = lo + (hi - lo) // BLOCK_N * BLOCK_N")
-    if nest.causal:
+    if nest.skips_causal:
         L.append(f"# key blocks wholly at or below the row block's first row: the mask is all "
                  "true there, so it is not computed")
         L.append(f"below = tl.minimum(hi_full, lo + tl.maximum(pid_m * BLOCK_M + 1 - lo, 0) "
@@ -363,7 +370,7 @@ def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool,
         B.append(f"s{k} = tl.dot({row_ops[k]}.to({v}.dtype), {v}, "
                  f"input_precision=DOT_PRECISION)  # Σ_{c.axis}, fp32 accumulation")
         leaves[c.term] = f"s{k}"
-    known = {nest.inputs[nest.causal]: True} if causal_free else None
+    known = nest.causal_known() if causal_free else None
     fe = Emitter(nest, r, j, "f", leaves, nomask=nomask, known=known)
     k_pow = 0
     if nest.shift is not None:
