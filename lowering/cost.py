@@ -49,13 +49,29 @@ class Roles:
     inputs: dict
 
 
-def roles(term: Term, axis: str) -> Roles:
+def roles(term: Term, axis: str, sf: StreamForm | None = None) -> Roles:
     ins = {t.name: t.axes for t in term.walk() if isinstance(t, Input)}
+    nest = _loopnest(sf) if sf is not None else None
+    if nest is not None:  # the generator's own reading: a mask over (i, j) or shared K/V heads
+        rows, batch = (nest.row,), tuple(nest.group)  # do not hide the row and group axes
+        value = tuple(a for a in term.axes if a not in batch and a not in rows)
+        return Roles(axis, rows, batch, value, ins)
     streamed = [a for a in ins.values() if axis in a]
     batch = tuple(a for a in term.axes if all(a in ax for ax in ins.values()))
     rows = tuple(a for a in term.axes if a not in batch and not any(a in s for s in streamed))
     value = tuple(a for a in term.axes if a not in batch and a not in rows)
     return Roles(axis, rows, batch, value, ins)
+
+
+def _loopnest(sf: StreamForm):
+    """The loop nest the generator builds for sf, or None where it has none (hand-written
+    forms the generator does not lower): then roles() reads the axes from the inputs."""
+    from .loopnest import Unsupported, build_loopnest, simplify_tail
+    try:
+        return build_loopnest(StreamForm(sf.axis, sf.components, simplify_tail(sf.tail),
+                                         sf.shift))
+    except (Unsupported, UserError):
+        return None
 
 
 def check_sizes(term: Term, sizes: dict) -> dict:
@@ -142,7 +158,7 @@ def profile(sf: StreamForm, term: Term) -> dict:
     """
     key = (sf, term)
     if key not in _PROFILES:
-        r = roles(term, sf.axis)
+        r = roles(term, sf.axis, sf)
         across = [t for c in sf.components for t in c.body.walk()
                   if isinstance(t, (Reduce, Opaque)) and t.axis in r.rows]
         folds = [Reduce(c.monoid, sf.axis, c.body) for c in sf.components]

@@ -153,3 +153,29 @@ def test_choice_is_made_per_size_bucket(exported, monkeypatch):
         mod._run((q, kv, kv))
     assert len(calls) == len({mod._bucket(j) for j in range(40, 140)}) <= 9  # 100 steps
     assert all(c["j"] == mod._bucket(c["j"]) for c in calls)
+
+
+@pytest.mark.parametrize("name", ["causal", "alibi", "mqa"])
+def test_side_inputs_and_shared_heads_keep_row_and_group_axes(name, tmp_path):
+    """A mask over (i, j), a bias without the batch axis or K/V without the head axis must not
+    hide the row and group axes from the model (it then rejected every config: the mask's
+    whole |i|·|j| counted as one tile), so the module still launches the model's top-1."""
+    import importlib.util
+    import pathlib
+    from wirefuse.loading import axes_for_function
+    from wirefuse.report import analyse_function
+    spec = importlib.util.spec_from_file_location(
+        "_choice_examples", pathlib.Path(__file__).parent.parent / "examples" / "attention.py")
+    A = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(A)
+    fn, e = getattr(A, name), A.EXAMPLES[name]
+    a = analyse_function(fn, e["axes"], "j")
+    amap = axes_for_function(fn, e["axes"])
+    path = tmp_path / f"side_{name}.py"
+    path.write_text(module_source(f"side_{name}", list(amap), amap, a.stream_form, a.term))
+    mod = load_module(str(path))
+    sz = {ax: 4 for axes in amap.values() for ax in axes} | dict(i=4096, j=4096, d=D, e=D)
+    assert mod.PROFILE["rows"] == ("i",)
+    got = mod.choose(sz, torch.bfloat16)
+    assert got is not None
+    assert got == export_config(best_candidate(a.stream_form, a.term, sz, "bf16", "h100"))
