@@ -8,14 +8,17 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` writes bench/costmodel_plan_run3.json instead:
-a held-out plan of generated kernels only, on shapes no earlier run timed (RUN3 below); run it
-with `measure --plan bench/costmodel_plan_run3.json`.  `facts --out DIR` measures the device
-figures alone (for lowering/hardware.py's measured column).  `measure` checks each kernel against a float64 reference (on a
-shape cut down to at most 512 queries × 8192 keys), then times it with triton's do_bench
-(median), and measures the device's HBM copy bandwidth, dense bf16 matmul rate, exp throughput
-and launch overhead.  `report` computes Spearman's rank correlation of predicted vs measured
-times, per shape whether the model's top-1 measures within 10% of the best, and writes the
+over the whole search space.  `plan --set run3` (`run4`) writes bench/costmodel_plan_run3.json
+(`_run4.json`) instead: a held-out plan of generated kernels only, on shapes no earlier run
+timed (RUN3, RUN4 below); run it with `measure --plan bench/costmodel_plan_run3.json`.
+`plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
+for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
+measures the device figures alone (for lowering/hardware.py's measured column).  `measure`
+checks each kernel against a float64 reference (on a shape cut down to at most 512 queries ×
+8192 keys), then times it with triton's do_bench (median), and measures the device's HBM
+copy bandwidth, dense bf16 matmul rate, exp throughput and launch overhead.  `report`
+computes Spearman's rank correlation of predicted vs measured times, per shape whether the
+model's top-1 measures within 10% of the best, and writes the
 table, an SVG scatter plot (and a PNG when matplotlib is importable: run `report` with a
 Python that has it; it is no project dependency) and the device facts to docs/costmodel.md.
 
@@ -77,6 +80,23 @@ RUN3_REPEATS = {"decode-32k-b4"}
 RUN3_VARIANTS = {"spherical": tuple(RUN3), "softmax": tuple(RUN3),
                  "sigmoid": ("prefill-2k-h32", "decode-64k-b4", "decode-24k-h32")}
 RUN3_PLAN = os.path.join(HERE, "costmodel_plan_run3.json")
+# After run 3 the model's overlap constant (hardware.py: exposed) was fitted to this run-3
+# shape: calibration from then on, not counted as held-out when run 3 is re-scored.
+RUN3_CALIBRATION = {"prefill-12k-b4"}
+
+# Run 4: shapes none of runs 1-3 timed, for the model as changed after run 3 (issue #6).
+RUN4 = {
+    "prefill-5k-h16": dict(b=1, h=16, i=5120, j=5120, d=D, e=E),
+    "prefill-10k-b2": dict(b=2, h=8, i=10240, j=10240, d=D, e=E),
+    "prefill-1k-b8": dict(b=8, h=16, i=1024, j=1024, d=D, e=E),
+    "prefill-8k-h24-d64": dict(b=1, h=24, i=8192, j=8192, d=64, e=64),
+    "decode-48k-b2": dict(b=2, h=16, i=1, j=49152, d=D, e=E),
+    # b = 1, h = 16 at 64K keys is run 1's decode-64k; 96K keys is new
+    "decode-96k-h16": dict(b=1, h=16, i=1, j=98304, d=D, e=E),
+}
+RUN4_VARIANTS = {"spherical": tuple(RUN4), "softmax": tuple(RUN4),
+                 "sigmoid": ("prefill-5k-h16", "decode-48k-b2")}
+RUN4_PLAN = os.path.join(HERE, "costmodel_plan_run4.json")
 
 
 def heuristic(sizes: dict, sms: int = 132) -> tuple[int, dict]:
@@ -112,25 +132,49 @@ def _grid_run3(ranked, sizes: dict) -> list[tuple]:
     return pts
 
 
-def plan_run3(device: str, dtype: str, write_modules: bool = True) -> list[dict]:
-    """Run 3's points: generated kernels only (proven from examples/attention.py, written to
-    bench/generated_cm/), on RUN3's shapes, with predictions frozen now."""
+def _grid_run4(ranked, sizes: dict) -> list[tuple]:
+    """Run 4's points for one shape, as run 3's (model's top-1, heuristic, decoding unsplit and
+    split at half and twice the parts), except that prefill's second model point is the
+    model's best with another BLOCK_M than its top-1 (BLOCK_M 64 against 128 is what run 3
+    missed) and the spread is BLOCK_M 128 / BLOCK_N 64 / 8 warps / 3 stages and 64 / 32 / 4 /
+    3 (the model's pick on run 3's misses before the fix)."""
+    if sizes["i"] == 1:
+        return _grid_run3(ranked, sizes)
+    top = ranked[0]
+    other = next(c for c in ranked if c.config["BLOCK_M"] != top.config["BLOCK_M"])
+    p_h, cfg_h = heuristic(sizes)
+    return [("model-top1", top.form, top.splits, top.config),
+            ("model-other-block-m", other.form, other.splits, other.config),
+            ("heuristic", "split" if p_h > 1 else "fused", p_h, cfg_h),
+            ("spread", "fused", 1, _cfg(128, 64, 8, 3)), ("spread", "fused", 1, _cfg(64, 32, 4, 3))]
+
+
+HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid)
+    "run3": (RUN3, RUN3_VARIANTS, RUN3_REPEATS, RUN3_PLAN, _grid_run3),
+    "run4": (RUN4, RUN4_VARIANTS, set(), RUN4_PLAN, _grid_run4),
+}
+
+
+def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
+    """Run 3's or run 4's points: generated kernels only (proven from examples/attention.py,
+    written to bench/generated_cm/), on that run's shapes, with predictions frozen now."""
     from wirefuse.lowering.cost import Rejected, fused_candidate
     from wirefuse.lowering.cost_search import rank
     from wirefuse.lowering.hardware import get_device
+    shape_sizes, variants, repeats, _, grid = HELD_OUT_SETS[name]
     spec = get_device(device)
-    forms = _generated_forms(tuple(RUN3_VARIANTS), write_modules)
+    forms = _generated_forms(tuple(variants), write_modules)
     if not forms:
-        raise SystemExit("plan --set run3 needs wirefuse's prover and kernels/export.py")
+        raise SystemExit(f"plan --set {name} needs wirefuse's prover and kernels/export.py")
     points = []
-    for variant, shapes in RUN3_VARIANTS.items():
+    for variant, shapes in variants.items():
         sf, term = forms[variant]
         for shape in shapes:
-            sizes = RUN3[shape]
+            sizes = shape_sizes[shape]
             ranked = rank(sf, term, sizes, dtype, spec, forms=("fused", "split"))
             top = ranked[0]
             seen = {}
-            for role, form, p, cfg in _grid_run3(ranked, sizes):
+            for role, form, p, cfg in grid(ranked, sizes):
                 key = (p, tuple(sorted(cfg.items())))
                 if key in seen:
                     seen[key]["roles"].append(role)
@@ -143,7 +187,7 @@ def plan_run3(device: str, dtype: str, write_modules: bool = True) -> list[dict]
                 seen[key] = pt = {
                     "id": len(points), "variant": variant, "shape": shape,
                     "kernel": "generated",
-                    "set": "repeat" if shape in RUN3_REPEATS else "held-out",
+                    "set": "repeat" if shape in repeats else "held-out",
                     "sizes": sizes, "form": c.form, "splits": p, "config": cfg,
                     "roles": [role], "predicted_ms": c.predicted_ms, "bound": c.bound,
                     "breakdown_ms": {k: v * 1e3 for k, v in c.breakdown_s.items()},
@@ -247,6 +291,64 @@ def plan(device: str, dtype: str, write_modules: bool = True) -> list[dict]:
                         "breakdown_ms": {k: v * 1e3 for k, v in c.breakdown_s.items()},
                         "model_top1": (form, p, cfg) == (top.form, top.splits, top.config)})
     return points
+
+
+def recost(doc: dict, device: str, dtype: str) -> dict:
+    """An earlier run's points with the current model's predictions: `doc` is its plan (or,
+    for run 1, which kept none, its measured file); the same (kernel, variant, shape, form,
+    splits, config) are costed again, each shape's `model_top1` re-marked (the model's top-1
+    over the whole search space), and points whose config the model now rejects are listed
+    under "rejected" (not scored).  `report --plan` then scores the old measurements against
+    the model as it is now."""
+    from wirefuse.lowering.cost import Rejected, fused_candidate, reference_form, \
+        unfused_candidate
+    from wirefuse.lowering.cost_search import best_candidate
+    from wirefuse.lowering.hardware import get_device
+    from wirefuse.rewrite.sexpr import parse
+    spec = get_device(device)
+    sizes_of = {**SHAPES, **RUN3, **RUN4}
+    if "points" in doc:
+        old = doc["points"]
+    else:  # a measured file: rebuild the plan's fields (run 1: hand kernels and eager torch)
+        old = []
+        for r in doc["results"]:
+            kernel = r.get("kernel") or ("torch" if r["form"] == "unfused" else "hand")
+            calib = kernel == "hand" and r["shape"] in CALIBRATION
+            old.append({**{k: r[k] for k in ("id", "variant", "shape", "form", "splits",
+                                             "config")}, "kernel": kernel,
+                        "set": "calibration" if calib else "held-out",
+                        "sizes": sizes_of[r["shape"]]})
+    gen = _generated_forms(tuple(sorted({p["variant"] for p in old if p["kernel"] != "hand"})),
+                           write=False) if any(p["kernel"] != "hand" for p in old) else {}
+    hand = {v: (reference_form(v)[0], parse(ORIGINAL[v])) for v in ORIGINAL}
+    points, rejected, tops = [], [], {}
+    for pt in old:
+        fam = pt["kernel"]
+        sf, term = (gen if fam == "generated" else hand)[pt["variant"]] if fam != "torch" \
+            else (None, (gen.get(pt["variant"]) or hand[pt["variant"]])[1])
+        sizes = pt["sizes"]
+        try:
+            c = (unfused_candidate(term, sizes, dtype, spec) if pt["form"] == "unfused" else
+                 fused_candidate(sf, term, sizes, dtype, spec, pt["config"], pt["splits"]))
+        except Rejected as e:
+            rejected.append({**pt, "reason": str(e)})
+            continue
+        key = (fam, pt["variant"], pt["shape"])
+        if fam != "torch" and key not in tops:
+            tops[key] = best_candidate(sf, term, sizes, dtype, spec)
+        top = tops.get(key)
+        points.append({**pt, "set": "calibration" if pt["shape"] in RUN3_CALIBRATION
+                       else pt.get("set", "held-out"),
+                       "predicted_ms": c.predicted_ms, "bound": c.bound,
+                       "breakdown_ms": {k: v * 1e3 for k, v in c.breakdown_s.items()},
+                       "model_top1": top is not None and (pt["form"], pt["splits"], pt["config"])
+                       == (top.form, top.splits, top.config)})
+    for r in rejected:
+        print(f"rejected now: {r['kernel']} {r['variant']} {r['shape']} p={r['splits']} "
+              f"{r['config']}: {r['reason']}", file=sys.stderr)
+    return {"recost_of": doc.get("set", "plan" if "points" in doc else "measured"),
+            **{k: doc[k] for k in ("set", "do_bench") if k in doc},
+            "points": points, "rejected": rejected}
 
 
 # The hand kernels' unfused reference (costed from this term; the "torch" points run the
@@ -497,11 +599,11 @@ candidate:
 
 | resource | time |
 |---|---|
-| tensor, fp32, sfu | waves × (programs per SM) × per-program work / per-SM rate; tiles padded to BLOCK_M × BLOCK_N; tensor rate halved below BLOCK_M = 64 (mma.sync, not wgmma) |
+| tensor, fp32, sfu | waves × (programs per SM) × per-program work / per-SM rate; tiles padded to BLOCK_M × BLOCK_N; tensor rate halved below BLOCK_M = 64 (mma.sync, not wgmma); FP32 work in instructions at half the datasheet FLOP/s (an FMA counts 2 there), with each row reduction over a key block (2 shuffle rounds on the 4 threads of a row's quad) and the running max's per-row update counted per key block |
 | hbm | unique bytes (+ re-reads that cannot be co-resident, + fp32 partial states of a split, written and read) / HBM bandwidth |
 | l2 | every tile load, re-reads counted (K, V once per query block: the napkin's count) / L2 bandwidth |
 | latency | waves × (steps × (L + tile/B) / max(1, stages − 1) + 2L) + p·L for the combine |
-| chain | waves × Σ_units of one program: a program cannot overlap its own dependent phases; several programs per SM overlap each other |
+| chain | max(tensor, l2) + exposed × (fp32 + sfu): the tensor core works as fast as L2 feeds it tiles, and the part `exposed` (0.5) of the CUDA-core time of the dependent softmax phases is not hidden behind it; with num_stages = 1 the loop's latency adds too |
 | launch | one per kernel |
 
 Predicted time = the largest of these + launches, with one exception: HBM bandwidth and loop
@@ -512,9 +614,10 @@ and threads.  The unfused form is a sequence of kernels (each contraction one ma
 other op one kernel that reads its arguments from HBM and writes its result there).
 
 What was fitted, and on what: the loop-step constants L = 0.95 µs and B = 88 GB/s, the L2
-bandwidth (10 TB/s), the chain resource and the exponent 3 were set after the first run, from
-the calibration shapes only.  The held-out shapes were added afterwards and never used to set a
-constant; their Spearman and top-1 results are reported separately.
+bandwidth (10 TB/s) and the exponent 3 were set after the first run, from the calibration
+shapes only; the chain's `exposed` = 0.5 after the third run, from its prefill-12k-b4 shape
+only (generated kernels; calibration from then on).  Shapes never used to set a constant are
+"held-out"; their Spearman and top-1 results are reported separately.
 """
 
 LIMITS_TEXT = """\
@@ -549,8 +652,9 @@ def _ranks(xs):
 def spearman(a, b) -> float:
     """Pearson correlation of the ranks (ties averaged).
 
-    >>> spearman([1, 2, 3, 4], [10, 20, 30, 40]), spearman([1, 2, 3], [3, 2, 1])
-    (1.0, -1.0)
+    >>> [round(spearman(a, b), 12) for a, b in (([1, 2, 3, 4], [10, 20, 30, 40]),
+    ...                                          ([1, 2, 3], [3, 2, 1]))]
+    [1.0, -1.0]
     """
     ra, rb = _ranks(a), _ranks(b)
     n = len(a)
@@ -647,7 +751,7 @@ def _hardware_table(rows) -> list[str]:
 
 
 def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
-           hardware=None, notes: str = "") -> dict:
+           hardware=None, notes: str = "", rejected=()) -> dict:
     """Match measured results to the plan's points by (variant, shape, form, splits, config)."""
     by_id = {_key(r): r for r in measured["results"]}
     rows = []
@@ -677,7 +781,7 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
     top1 = []
     for (fam, variant, shape), rs in shapes.items():
         best = min(rs, key=lambda r: r["measured_ms"])
-        pick = min(rs, key=lambda r: r["predicted_ms"])
+        pick = min(rs, key=_rank_key)
         set_ = next(r.get("set") for r in rs if r.get("kernel") != "torch") or (
             "calibration" if fam == "hand" and shape in CALIBRATION else "held-out")
         top1.append((f"{fam}: {variant}", shape, pick, best,
@@ -688,7 +792,7 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
             uns = [r for r in rs if r["form"] == "fused"]
             spl = [r for r in rs if r["form"] == "split"]
             if uns and spl:
-                pick = min(spl, key=lambda r: r["predicted_ms"])
+                pick = min(spl, key=_rank_key)
                 split_vs.append((f"{fam}: {variant}", shape, min(r["measured_ms"] for r in uns),
                                  pick, min(r["measured_ms"] for r in spl)))
     _svg(rows, svg_path)
@@ -751,6 +855,10 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
         else "Every kernel timed was generated by the lowering (bench/generated_cm/, written by "
         "kernels/export.py\n  from the proven examples); no hand-written kernel is involved."))
     L += ["", limits] + (_hardware_table(hardware) if hardware else [])
+    if rejected:
+        L += ["", "Measured, but the model now rejects the config (not scored):", ""] + [
+            f"- {r.get('kernel', 'hand')} {r['variant']} {r['shape']} {_desc(r)}: {r['reason']}"
+            for r in rejected]
     failed = [(pt, by_id.get(_key(pt), {})) for pt in points if "measured_ms" not in
               by_id.get(_key(pt), {})]
     if failed:
@@ -764,6 +872,14 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
                 {"kernels": v, "shape": sh, "unsplit_ms": u, "pick_splits": pk["splits"],
                  "unsplit_over_pick": u / pk["measured_ms"], "unsplit_over_best_split": u / b}
                 for v, sh, u, pk, b in split_vs]}
+
+
+def _rank_key(r) -> tuple:
+    """The model's order of planned points (lowering/cost_core.py: rank_key, in ms): ties in
+    predicted time go to the lighter total of resource times, then fewer splits, then the
+    config, as the search itself breaks them."""
+    return (round(r["predicted_ms"], 9), sum(r.get("breakdown_ms", {}).values()),
+            r["splits"], sorted(r["config"].items()))
 
 
 def _desc(r) -> str:
@@ -816,15 +932,18 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("plan")
-    p.add_argument("--set", choices=("run2", "run3"), default="run2",
+    p.add_argument("--set", choices=("run2", "run3", "run4"), default="run2",
                    help="run2: the calibration + held-out shapes, hand and generated kernels; "
-                   "run3: the held-out plan of generated kernels only (RUN3)")
+                   "run3, run4: held-out plans of generated kernels only (RUN3, RUN4)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
     p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
-                   f"{os.path.basename(RUN3_PLAN)} with --set run3")
+                   f"costmodel_plan_<set>.json with --set run3 / run4")
     p.add_argument("--cost-only", action="store_true",
                    help="re-cost the points without rewriting bench/generated_cm/")
+    p.add_argument("--recost", metavar="FILE",
+                   help="re-cost an earlier run's points (its plan, or its measured file when "
+                   "it kept no plan) with the model as it is now; needs --out")
     m = sub.add_parser("measure")
     m.add_argument("--plan", default=PLAN, help="the plan whose points to time")
     m.add_argument("--out", default=os.environ.get("OUT", "out"))
@@ -840,14 +959,26 @@ def main(argv=None):
     r.add_argument("--svg", default=os.path.join(HERE, "..", "docs", "costmodel.svg"))
     a = ap.parse_args(argv)
     if a.cmd == "plan":
-        run3 = a.set == "run3"
-        pts = (plan_run3 if run3 else plan)(a.device, a.dtype, write_modules=not a.cost_only)
         from wirefuse.lowering.hardware import get_device
         hw = [list(r) for r in get_device(a.device).table()]
-        out = a.out or (RUN3_PLAN if run3 else PLAN)
+        if a.recost:
+            if not a.out:
+                ap.error("plan --recost needs --out (the earlier plan stays as it was)")
+            with open(a.recost) as fh:
+                doc = {"device": a.device, "hardware": hw,
+                       **recost(json.load(fh), a.device, a.dtype)}
+            with open(a.out, "w") as fh:
+                json.dump(doc, fh, indent=1)
+            print(f"{len(doc['points'])} points re-costed ({len(doc['rejected'])} rejected now) "
+                  f"-> {a.out}")
+            return
+        held = a.set in HELD_OUT_SETS
+        pts = (plan_held_out(a.set, a.device, a.dtype, write_modules=not a.cost_only) if held
+               else plan(a.device, a.dtype, write_modules=not a.cost_only))
+        out = a.out or (HELD_OUT_SETS[a.set][3] if held else PLAN)
         doc = {"device": a.device, "hardware": hw, "points": pts}
-        if run3:  # ~110 points in about 5 minutes of an H100, compiles included
-            doc = {"set": "run3", "do_bench": {"warmup": 10, "rep": 40}, **doc}
+        if held:  # run 3: 112 points in about 5 minutes of an H100, compiles included
+            doc = {"set": a.set, "do_bench": {"warmup": 10, "rep": 40}, **doc}
         with open(out, "w") as fh:
             json.dump(doc, fh, indent=1)
         print(f"{len(pts)} points -> {out}")
@@ -866,7 +997,7 @@ def main(argv=None):
             meas = json.load(fh)
         notes = open(a.notes).read() if a.notes else ""
         print(json.dumps(report(planned["points"], meas, a.md, a.svg, planned["hardware"],
-                                notes), indent=1))
+                                notes, planned.get("rejected", ())), indent=1))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ a term with axis sizes gives
 
 * tensor-core FLOPs: a sum over an axis of a product of two or more arrays that both carry that
   axis (a contraction) costs 2 FLOPs per element of its body (one multiply, one add);
-* special-function ops (the SFU / MUFU unit): exp, log, sqrt, rsqrt, tanh, sigmoid (and log1p,
-  expm1, sin, cos; pow = one log and one exp), one per element of the node;
+* special-function ops (the SFU / MUFU unit): exp, log, sqrt, rsqrt, tanh (and log1p, expm1,
+  sin, cos), one per element of the node; pow = one log and one exp; sigmoid = ex2 and rcp,
+  plus the 3 FP32 instructions its lowering issues (SFU_FP32);
 * FP32 FLOPs: every other elementwise op (n-ary add/mul: n-1 per element) and every other
   reduction (one combine per element of its body).
 
@@ -39,8 +40,13 @@ from ..rewrite.sexpr import parse  # noqa: F401  (the doctests use it)
 from ..rewrite.term import Elem, Opaque, Reduce, Term
 from .cost_core import counts, tile_traffic, volume  # noqa: F401  (tile_traffic: re-exported)
 
-SFU_OPS = {"exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 1, "log1p": 1,
+SFU_OPS = {"exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 2, "log1p": 1,
            "expm1": 1, "sin": 1, "cos": 1, "pow": 2}
+# FP32 instructions that come with an SFU op in the generated code: tl.sigmoid(x) is
+# 1 / (1 + exp(-x)), i.e. a multiply by -log2 e, ex2 (MUFU), an add of 1 and div.full
+# (rcp on MUFU, then a multiply).  exp itself needs none: the generator folds log2 e into the
+# constant scale of the score (one multiply, which the term already counts).
+SFU_FP32 = {"sigmoid": 3}
 
 
 
@@ -83,7 +89,7 @@ def node_work(t: Term) -> tuple:
         return axes, 0, 1, 0
     if isinstance(t, Elem):
         if t.op in SFU_OPS:
-            return t.axes, 0, 0, SFU_OPS[t.op]
+            return t.axes, 0, SFU_FP32.get(t.op, 0), SFU_OPS[t.op]
         return t.axes, 0, max(1, len(t.args) - 1), 0
     if isinstance(t, Opaque):
         return t.args[0].axes, 0, 1, 0
