@@ -41,10 +41,11 @@ FIT_RUN1 = ("fitted to the unsplit decoding points of the first H100 run of benc
             "docs/costmodel.md")
 RUN1 = "bench/costmodel.py on the H100 of this workplace, 2026-11-23 08:27 and 08:52 UTC"
 ESTIMATE = "estimate: typical warm launch of one kernel from PyTorch (not a datasheet figure)"
-FIT_RUN3 = ("fitted (least squares on log time, 0.50-0.55 best) to the six BLOCK_M >= 64 "
-            "points of prefill-12k-b4 (b, h, N, D = 4, 8, 12288, 128), spherical and softmax, of "
-            "the third H100 run of bench/costmodel.py (generated kernels, triton 3.6); that shape "
-            "is calibration from then on and is not counted as held-out (docs/costmodel_run3.md)")
+FIT_RUN3 = ("fitted (least squares on log time, 0.50-0.55 best) to the six 3-stage points "
+            "(BLOCK_M 64 and 128) of prefill-12k-b4 (b, h, N, D = 4, 8, 12288, 128), spherical "
+            "and softmax, of the third H100 run of bench/costmodel.py (generated kernels, triton "
+            "3.6); that shape is calibration from then on and is not counted as held-out "
+            "(docs/costmodel_run3.md)")
 
 
 @dataclass(frozen=True)
