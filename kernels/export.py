@@ -249,7 +249,29 @@ def _run(args):
     cfg = _configs.get(key)
     if cfg is None:
         cfg = _configs[key] = _config(rep, dev, fdt)
-    return _launch(dict(zip(ARGS, args)), sz, out, cfg)
+    while True:
+        try:
+            return _launch(dict(zip(ARGS, args)), sz, out, cfg)
+        except triton.runtime.errors.OutOfResources as e:
+            # the model's shared-memory estimate is an estimate: Triton's own allocation (layout
+            # conversions, fp32 operands) can exceed it.  Step down and remember what fits.
+            smaller = _smaller(cfg)
+            if smaller is None:
+                raise InputError(f"no launch config of {name} fits this GPU for sizes {{sz}} "
+                                 f"(last tried {{cfg}}: {{str(e).splitlines()[0]}}); set "
+                                 "CONFIG fields or export with smaller --block-n") from None
+            cfg = _configs[key] = smaller
+
+
+def _smaller(cfg):
+    """The next config down when one does not fit: fewer stages, then BLOCK_N, then BLOCK_M."""
+    if cfg["num_stages"] > 1:
+        return dict(cfg, num_stages=cfg["num_stages"] - 1)
+    if cfg["block_n"] > 16:
+        return dict(cfg, block_n=cfg["block_n"] // 2, num_stages=2)
+    if cfg["block_m"] > 16:
+        return dict(cfg, block_m=cfg["block_m"] // 2, num_stages=2)
+    return None
 
 
 @torch.library.custom_op("wirefuse::{name}", mutates_args=())

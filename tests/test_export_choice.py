@@ -179,3 +179,36 @@ def test_side_inputs_and_shared_heads_keep_row_and_group_axes(name, tmp_path):
     got = mod.choose(sz, torch.bfloat16)
     assert got is not None
     assert got == export_config(best_candidate(a.stream_form, a.term, sz, "bf16", "h100"))
+
+
+def test_a_config_that_does_not_fit_steps_down(exported, monkeypatch):
+    """The model's SMEM estimate can be below Triton's real allocation (seen on the H100 for an
+    fp32 kernel at 128×128): the module then steps down (stages, BLOCK_N, BLOCK_M) until a
+    launch fits, remembers it for the shape, and says so in one line when nothing fits."""
+    import triton
+    mod, _, _ = exported
+    tried = []
+
+    def launch(t, sz, out, cfg):
+        tried.append(dict(cfg))
+        if cfg["block_n"] * cfg["num_stages"] > 64:
+            raise triton.runtime.errors.OutOfResources(262144, 232448, "shared memory")
+        return out
+    monkeypatch.setattr(mod, "_launch", launch)
+    monkeypatch.setattr(mod, "_config", lambda sz, dev, dt: dict(
+        block_m=128, block_n=128, num_warps=8, num_stages=3, splits=1))
+    mod._configs.clear()
+    q = torch.zeros(1, 2, 3, 16)
+    mod._run((q, q, q))
+    assert [(c["block_n"], c["num_stages"]) for c in tried] == [(128, 3), (128, 2), (128, 1),
+                                                                (64, 2), (64, 1)]
+    tried.clear()
+    mod._run((q, q, q))  # remembered: one launch
+    assert len(tried) == 1 and tried[0]["block_n"] == 64
+    monkeypatch.setattr(mod, "_launch", lambda *a: (_ for _ in ()).throw(
+        triton.runtime.errors.OutOfResources(1, 0, "shared memory")))
+    mod._configs.clear()
+    with pytest.raises(mod.InputError, match="no launch config .* fits this GPU") as e:
+        mod._run((q, q, q))
+    assert "\n" not in str(e.value)
+    mod._configs.clear()
