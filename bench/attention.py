@@ -26,10 +26,11 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 GEN = HERE / "generated"
-VARIANTS = ["spherical", "softmax", "sigmoid", "softcap", "alibi", "causal"]
+VARIANTS = ["spherical", "softmax", "sigmoid", "softcap", "alibi", "causal", "alibi_inline",
+            "causal_inline"]
 SHAPES = [(4, 16, 1024, 128), (2, 16, 4096, 128), (1, 16, 16384, 128), (2, 16, 4096, 64)]
 AXES = "q: b h i d, k: b h j d, v: b h j e"
-EXTRA = {"alibi": ", bias: h i j", "causal": ", mask: i j"}
+EXTRA = {"alibi": ", bias: h i j", "causal": ", mask: i j", "alibi_inline": ", slopes: h"}
 TRY_CONFIGS = [dict(block_m=128, block_n=64, num_warps=8, num_stages=3),
                dict(block_m=128, block_n=128, num_warps=8, num_stages=2),
                dict(block_m=128, block_n=32, num_warps=4, num_stages=4),
@@ -80,6 +81,8 @@ def _inputs(name, B, H, N, D, dtype, dev):
         args.append((-slopes[:, None, None] * (pos[:, None] - pos[None, :]).abs()).to(dtype))
     if name == "causal":
         args.append(torch.ones(N, N, dtype=torch.bool, device=dev).tril())
+    if name == "alibi_inline":  # the bias is built from positions inside the function
+        args.append((2.0 ** (-8.0 * torch.arange(1, H + 1, device=dev) / H)).to(dtype))
     return args
 
 
@@ -92,14 +95,14 @@ def _flex(name, args):
     fa = torch.compile(flex_attention)
     if name == "softmax":
         return lambda: fa(q, k, v)
-    if name == "causal":
+    if name in ("causal", "causal_inline"):
         bm = create_block_mask(lambda b, h, qi, ki: ki <= qi, None, None, N, N)
         return lambda: fa(q, k, v, block_mask=bm)
     if name == "softcap":
         def mod(score, b, h, qi, ki):
             return 30.0 * torch.tanh(score / 30.0)
         return lambda: fa(q, k, v, score_mod=mod)
-    if name == "alibi":
+    if name in ("alibi", "alibi_inline"):
         # the same bias as _inputs builds, from indices (indexing the (h, i, j) tensor overflows
         # int32 offsets in FlexAttention at N = 16K: illegal memory access)
         H = q.shape[1]
@@ -115,14 +118,14 @@ def _sdpa(name, args, backend):
     import torch
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    if name not in ("softmax", "causal"):
+    if name not in ("softmax", "causal", "causal_inline"):
         return None
     q, k, v = args[:3]
     be = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}[backend]
 
     def run():
         with sdpa_kernel(be):
-            return F.scaled_dot_product_attention(q, k, v, is_causal=name == "causal")
+            return F.scaled_dot_product_attention(q, k, v, is_causal=name.startswith("causal"))
     return run
 
 
@@ -153,10 +156,16 @@ def bench_shape(shape, A, kernels, results, accuracy=False):
         mod, kern = kernels[name]
         args = _inputs(name, B, H, N, D, torch.bfloat16, dev)
         fn = getattr(A, name)
-        flops = 4 * B * H * N * N * D / (2 if name == "causal" else 1)
+        flops = 4 * B * H * N * N * D / (2 if name.startswith("causal") else 1)
+        auto = dict.fromkeys(mod.CONFIG)  # the module's own choice (the cost model's top-1)
+        mod.CONFIG = dict(auto)
+        own_ms = _time(lambda: kern(*args))
+        own_cfg = mod._config(dict(b=B, h=H, i=N, j=N, d=D, e=D), args[0].device, args[0].dtype)
         best = mod.autotune(*args, configs=TRY_CONFIGS, reps=40)
         row = {"variant": name, "shape": shape, "config": best[0] if best else None}
         row["wirefuse_ms"] = best[1] if best else _time(lambda: kern(*args))
+        row["own_choice_ms"], row["own_choice_config"] = own_ms, own_cfg
+        mod.CONFIG = dict(auto)
         peers = {"naive": lambda: fn(*args)}
         comp = torch.compile(fn)
         peers["torch.compile"] = lambda: comp(*args)
@@ -193,37 +202,130 @@ def hbm_bandwidth():
     return 2 * x.numel() * 2 / (ms * 1e-3) / 1e9  # read + write, GB/s
 
 
-def bench_decode(results):
+DECODE_CONFIGS = [dict(block_m=16, block_n=bn, num_warps=4, num_stages=st, splits=p)
+                  for bn in (64, 128) for st in (2, 3) for p in (8, 16, 32, 64)]
+
+
+def bench_decode(results, sweep=True):
+    """1 query, N keys: the module's own choice (the cost model's top-1 when the module has it),
+    one part (no split), the best of DECODE_CONFIGS, and SDPA flash; GB/s of K and V read."""
     import torch
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
     mod, kern = load_kernel("softmax")
     bw = hbm_bandwidth()
     B, H, D = 1, 32, 128
+    auto = {k: None for k in ("block_m", "block_n", "num_warps", "num_stages", "splits")}
     for N in (8192, 16384, 32768, 65536, 131072):
         q = torch.randn(B, H, 1, D, device="cuda", dtype=torch.bfloat16)
         k = torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16)
         v = torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16)
         gb = 2 * B * H * N * D * 2 / 1e9
         row = {"decode_N": N, "hbm_GBps": bw}
-        for splits in (None, 1):
-            mod.CONFIG = dict(mod.CONFIG, block_m=16, block_n=64, num_warps=4, num_stages=3,
-                              splits=splits)
+
+        def rate(cfg):
+            mod.CONFIG = dict(auto, **cfg)
             ms = _time(lambda: kern(q, k, v))
-            row[f"wirefuse_splits_{splits or 'auto'}_GBps"] = gb / (ms * 1e-3) if isinstance(ms, float) else ms
+            return gb / (ms * 1e-3) if isinstance(ms, float) else ms
+        row["wirefuse_auto_GBps"] = rate({})
+        ms = _graph_time(lambda: kern(q, k, v))  # the same call replayed from a CUDA graph
+        row["wirefuse_auto_graph_GBps"] = gb / (ms * 1e-3) if isinstance(ms, float) else ms
+        row["wirefuse_auto_config"] = mod._config(
+            dict(b=B, h=H, i=1, j=N, d=D, e=D), q.device, q.dtype)
+        row["wirefuse_splits_1_GBps"] = rate(dict(splits=1, block_m=16))
+        if sweep:
+            best = None
+            for cfg in DECODE_CONFIGS:
+                r = rate(cfg)
+                if isinstance(r, float) and (best is None or r > best[0]):
+                    best = (r, cfg)
+            row["wirefuse_best_GBps"], row["wirefuse_best_config"] = best
 
         def flash():
             with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
                 return F.scaled_dot_product_attention(q, k, v)
         ms = _time(flash)
         row["sdpa_flash_GBps"] = gb / (ms * 1e-3) if isinstance(ms, float) else ms
+        ms = _graph_time(flash)
+        row["sdpa_flash_graph_GBps"] = gb / (ms * 1e-3) if isinstance(ms, float) else ms
         ref = torch.softmax(q.float() @ k.float().mT / D ** 0.5, -1) @ v.float()
-        mod.CONFIG = dict(mod.CONFIG, splits=None)
+        mod.CONFIG = dict(auto)
         row["within_0.01"] = within(kern(q, k, v), ref)
         results.append(row)
         _save(results)
         print(json.dumps(row), flush=True)
-    mod.CONFIG = dict(mod.CONFIG, block_m=None, block_n=None, num_warps=None, num_stages=None)
+    mod.CONFIG = dict(auto)
+
+
+def _graph_time(fn):
+    """do_bench of fn captured in a CUDA graph: what a serving loop that replays its decoding
+    step pays, without Python's per-call launch cost (which bounds a 1-query call at 8K keys)."""
+    import torch
+    try:
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(3):
+                fn()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            fn()
+    except Exception as e:
+        return f"error: {type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
+    return _time(g.replay)
+
+
+def _own(r) -> str:
+    """The module's own choice: TFLOP/s and its fraction of the best timed config."""
+    own, cfg = r.get("own_choice_ms"), r.get("own_choice_config") or {}
+    if not isinstance(own, float) or not isinstance(r.get("wirefuse_ms"), float):
+        return "—"
+    flops = r["tflops"]["wirefuse"] * r["wirefuse_ms"]
+    return (f"{flops / own:.0f} ({r['wirefuse_ms'] / own:.0%} of best; {cfg.get('block_m')}, "
+            f"{cfg.get('block_n')}, {cfg.get('num_warps')}, {cfg.get('num_stages')}, "
+            f"p={cfg.get('splits')})")
+
+
+def tables(results) -> str:
+    """The markdown tables of a run (prefill: TFLOP/s and wirefuse ÷ peer; decode: GB/s)."""
+    if isinstance(results, dict):  # a merged results file: {"versions", "decode", "shapes"}
+        results = results.get("shapes", []) + results.get("decode", [])
+    peers = ["naive", "torch.compile", "sdpa_flash", "sdpa_cudnn", "flex"]
+    out, shape = [], None
+    for r in results:
+        if "variant" in r:
+            if r["shape"] != shape:
+                shape = r["shape"]
+                out += ["", f"B,H,N,D = {tuple(shape)}", "",
+                        "| variant | wirefuse TFLOP/s | " + " | ".join(peers) + " | config | "
+                        "module's own choice (cost model) |",
+                        "|---" * (len(peers) + 4) + "|"]
+            t = r["tflops"]
+            w = t.get("wirefuse")
+            cells = [f"{t[p]:.0f} ({w / t[p]:.2f}×)" if p in t and w else "—" for p in peers]
+            cfg = r.get("config") or {}
+            out.append(f"| {r['variant']} | **{w:.0f}** | " + " | ".join(cells) +
+                       f" | {cfg.get('block_m')}, {cfg.get('block_n')}, {cfg.get('num_warps')}, "
+                       f"{cfg.get('num_stages')} | {_own(r)} |" if w else f"| {r['variant']} | failed |")
+    dec = [r for r in results if "decode_N" in r]
+    if dec:
+        bw = dec[0]["hbm_GBps"]
+        out += ["", f"Decoding (B=1, H=32, D=128, bf16), GB/s of K and V; HBM copy {bw:.0f} GB/s",
+                "", "| N | auto (cost model) | % HBM | best swept | % HBM | 1 part | SDPA flash | "
+                "auto, CUDA graph | % HBM | SDPA flash, CUDA graph |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in dec:
+            def g(k):
+                v = r.get(k)
+                return f"{v:.0f}" if isinstance(v, float) else str(v)
+            pct = lambda k: f"{100 * r[k] / bw:.0f} %" if isinstance(r.get(k), float) else "—"
+            out.append(f"| {r['decode_N']} | {g('wirefuse_auto_GBps')} | "
+                       f"{pct('wirefuse_auto_GBps')} | {g('wirefuse_best_GBps')} | "
+                       f"{pct('wirefuse_best_GBps')} | {g('wirefuse_splits_1_GBps')} | "
+                       f"{g('sdpa_flash_GBps')} | {g('wirefuse_auto_graph_GBps')} | "
+                       f"{pct('wirefuse_auto_graph_GBps')} | {g('sdpa_flash_graph_GBps')} |")
+    return "\n".join(out)
 
 
 _PATH = None
@@ -250,9 +352,14 @@ def main(argv=None):
     ap.add_argument("--decode", action="store_true")
     ap.add_argument("--no-shapes", action="store_true")
     ap.add_argument("--out", default=".")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset")
+    ap.add_argument("--table", metavar="RESULTS.json", help="print the tables of a saved run")
     args = ap.parse_args(argv)
     if args.generate:
         return generate()
+    if args.table:
+        return print(tables(json.loads(pathlib.Path(args.table).read_text())))
+    VARIANTS[:] = [v for v in args.variants.split(",") if v]
     import torch
     # one compiled peer per variant sees every shape: keep dynamo from falling back to eager
     # after its default 8 recompilations (that made the first run's D = 64 peers look slow)
@@ -260,6 +367,10 @@ def main(argv=None):
                  "accumulated_recompile_limit"):
         if hasattr(torch._dynamo.config, knob):
             setattr(torch._dynamo.config, knob, 1024)
+    # and compile each shape statically, as a fresh process would: after a shape changes,
+    # automatic dynamic shapes recompile the peers with symbolic sizes, which made
+    # torch.compile and FlexAttention 1.5-10x slower on every shape after the first
+    torch._dynamo.config.automatic_dynamic_shapes = False
     A = _examples()
     kernels = {n: load_kernel(n) for n in VARIANTS}
     results = [versions()]
@@ -276,6 +387,7 @@ def main(argv=None):
                 bench_shape(SHAPES[i], A, kernels, results, accuracy=i == 0)
     finally:
         path.write_text(json.dumps(results, indent=1))
+        print(tables(results))
         print(f"wrote {path}")
     del torch
 

@@ -14,6 +14,7 @@ Stream form (as proven):
 Tail as computed (sympy-cancelled): $r[b,h,i,e]
 """
 import os
+import types
 
 import torch
 import triton
@@ -26,9 +27,10 @@ OUT_AXES = ('b', 'h', 'i', 'e')
 STREAM = 'j'
 ROW = 'i'
 LIMITS = {'d': 256, 'e': 256}
-CONFIG = {'block_m': None, 'block_n': None, 'num_warps': None, 'num_stages': None, 'splits': None}  # None: chosen from the shapes
+CONFIG = {'block_m': None, 'block_n': None, 'num_warps': None, 'num_stages': None, 'splits': None}  # None: chosen per call shape by the cost model
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
-           for bm in (64, 128) for bn in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)]
+           for bm in (16, 32, 64, 128) for bn in (32, 64, 128)
+           for w in (4, 8) for s in (1, 2, 3, 4)]
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32)
 
 
@@ -111,7 +113,7 @@ def _stream_kernel(
         f0 = tl.sqrt((sz_d * 1.0))
         f1 = s0 * (1.0 / f0)
         f2 = tl.sigmoid(f1)
-        w_r = f2 + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+        w_r = f2
         v_r_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
         acc_r = acc_r + tl.dot(w_r.to(v_r_0.dtype), v_r_0, input_precision=DOT_PRECISION)
     if hi_full < hi:
@@ -123,7 +125,7 @@ def _stream_kernel(
         f0 = tl.sqrt((sz_d * 1.0))
         f1 = s0 * (1.0 / f0)
         f2 = tl.sigmoid(f1)
-        w_r = tl.where(ok_j[None, :], f2 + tl.zeros([BLOCK_M, BLOCK_N], tl.float32), 0.0)
+        w_r = tl.where(ok_j[None, :], f2, 0.0)
         v_r_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_j[:, None] & ok_e[None, :], other=0)
         acc_r = acc_r + tl.dot(w_r.to(v_r_0.dtype), v_r_0, input_precision=DOT_PRECISION)
     if SPLIT:  # partial states for _combine_kernel: [P, |G|, |i|(, |e|)] fp32
@@ -136,21 +138,6 @@ def _stream_kernel(
 
 @triton.jit
 def _combine_kernel(
-    k_ptr,
-    k_s_b,
-    k_s_h,
-    k_s_j,
-    k_s_d,
-    q_ptr,
-    q_s_b,
-    q_s_h,
-    q_s_i,
-    q_s_d,
-    v_ptr,
-    v_s_b,
-    v_s_h,
-    v_s_j,
-    v_s_e,
     out_ptr,
     out_s_b,
     out_s_h,
@@ -207,16 +194,34 @@ def _launch(t, sz, out, cfg):
     prec = 'ieee' if out.dtype == torch.float32 else 'tf32'
     states = [torch.empty((parts, n_g, sz['i'], blocks['BLOCK_E']), device=dev, dtype=torch.float32) if parts > 1 else out]
     st_max = out
-    ins = [t['k'], t['k'].stride(0), t['k'].stride(1), t['k'].stride(2), t['k'].stride(3), t['q'], t['q'].stride(0), t['q'].stride(1), t['q'].stride(2), t['q'].stride(3), t['v'], t['v'].stride(0), t['v'].stride(1), t['v'].stride(2), t['v'].stride(3)]
+    ins = [t['k'], *t['k'].stride(), t['q'], *t['q'].stride(), t['v'], *t['v'].stride()]
     grid = (triton.cdiv(sz['i'], bm), n_g, parts)
-    _stream_kernel[grid](*ins, out, *[out.stride(k) for k in range(out.dim())], *states, st_max, chunk if parts > 1 else max(n_j, 1), sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])
+    _stream_kernel[grid](*ins, out, *out.stride(), *states, st_max, chunk if parts > 1 else max(n_j, 1), sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])
     if parts > 1:
-        _combine_kernel[(triton.cdiv(sz['i'], bm), n_g)](*ins, out, *[out.stride(k) for k in range(out.dim())], *states, st_max, chunk, sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)
+        _combine_kernel[(triton.cdiv(sz['i'], bm), n_g)](out, *out.stride(), *states, st_max, chunk, sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)
     return out
 
 
+_checked = {}  # (shape, dtype, device) of every argument -> (sizes, dtype): CUDA calls only
+
+
 def _check(args):
-    """Sizes of every named axis, after checking rank, dtype, device and agreement."""
+    """Sizes of every named axis, after checking rank, dtype, device and agreement.  A call
+    with the same shapes, dtypes and CUDA devices as an earlier good one reuses its answer."""
+    try:
+        key = tuple((x.shape, x.dtype, x.device) for x in args)
+        hit = _checked.get(key)
+    except (AttributeError, TypeError):  # not all tensors: the full check says which
+        key = hit = None
+    if hit is not None:
+        return hit
+    got = _check_all(args)
+    if key is not None and all(x.device.type == "cuda" for x in args):
+        _checked[key] = got
+    return got
+
+
+def _check_all(args):
     if len(args) != len(ARGS):
         raise InputError(f"sigmoid takes {len(ARGS)} tensors (q, k, v), got {len(args)}")
     sz, where, dev, fdt = {}, {}, None, None
@@ -261,7 +266,10 @@ def _check(args):
     return sz, fdt
 
 
-def _config(sz, device, dtype):
+def _heuristic(sz, device, dtype):
+    """CONFIG with its unset fields filled by rules of thumb: off the GPU (the interpreter)
+    small blocks and no split; on a GPU, the fallback when the cost model accepts no
+    candidate (see choose)."""
     cfg = dict(CONFIG)
     gpu = device.type == "cuda"
     wide = dtype == torch.float32  # fp32 tiles take twice the shared memory
@@ -287,15 +295,523 @@ def _config(sz, device, dtype):
     return cfg
 
 
+_COST_CORE = r'''"""The napkin cost model's arithmetic, as plain numbers in and out (no wirefuse imports).
+
+lowering/cost.py turns a stream form into a *profile* (plain data: the roles of its axes, the
+inputs' axes, the state components' axes and its work as `[axes, tensor, fp32, sfu]` terms, each
+meaning coefficient × the product of those axes' sizes) and a device into *figures*
+(hardware.Spec.figures); everything after that is here.  kernels/export.py embeds this module's
+source, the profile and the figures into every generated module, so that the module picks its
+launch config at run time with the same arithmetic `wirefuse explain` ranks with: one source
+of truth.  Hence: standard library only, and no `from __future__` (the source is executed as is).
+
+>>> volume(("b", "i"), {"b": 2, "i": 3})
+6.0
+>>> counts([[["i", "j"], 0, 1, 2], [["i"], 4, 0, 0]], {"i": 3, "j": 5})
+(12.0, 15.0, 30.0)
+>>> rank_key(1e-3, {"hbm": 1e-3, "launch": 4e-6}, 2, {"BLOCK_M": 16})[0]
+0.001
+"""
+import math
+
+RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
+MEMORY_NORM = 3  # how sharply HBM bandwidth and loop latency combine (fitted, docs/costmodel.md)
+SPLITS = (1, 2, 4, 8, 16, 32, 64)  # split-KV part counts tried (1: the unsplit kernel)
+# FP32 work is counted in instructions (an add, a multiply, a max: one each); the device's FP32
+# rate is quoted in FLOP/s with a fused multiply-add counted as 2, so the issue rate is half.
+FLOPS_PER_FP32_OP = 2
+# One row of an MMA accumulator tile (mma.sync and wgmma alike) lives on a quad of 4 threads:
+# a reduction of the score tile along the keys is in-thread adds (counted with the term) plus
+# log2(4) = 2 rounds of shuffle + combine on each of the 4 threads, and every per-row update
+# (the running max, its rescale factor) runs on all 4 threads.
+QUAD = 4
+SHUFFLE_ROUNDS = 2
+
+
+class Rejected(ValueError):
+    """The config does not fit the device (SMEM, registers); the message says which."""
+
+
+def volume(axes, sizes) -> float:
+    v = 1.0
+    for a in axes:
+        v *= sizes[a]
+    return v
+
+
+def counts(work, sizes) -> tuple:
+    """(tensor FLOPs, FP32 FLOPs, SFU ops) of a work list `[[axes, tensor, fp32, sfu], ...]`."""
+    t = f = s = 0.0
+    for axes, ct, cf, cs in work:
+        v = volume(axes, sizes)
+        t += ct * v
+        f += cf * v
+        s += cs * v
+    return t, f, s
+
+
+def tile_traffic(inputs: dict, sizes: dict, tiles: dict) -> dict:
+    """Elements each input moves from global memory into the programs, re-reads counted.
+
+    `tiles` maps each grid axis to its block size (1 for a batch axis).  An input is loaded
+    once per block of every grid axis it does not carry."""
+    out = {}
+    for name, axes in inputs.items():
+        n = volume(axes, sizes)
+        for a, blk in tiles.items():
+            if a not in axes:
+                n *= math.ceil(sizes[a] / blk)
+        out[name] = float(n)
+    return out
+
+
+def padded(p: dict, sizes: dict, bm: int, bn: int, chunk: int) -> dict:
+    """Sizes as one program's tiles compute them: rows rounded up to BLOCK_M, the stream axis
+    of each split (chunk keys) rounded up to BLOCK_N."""
+    s = dict(sizes)
+    rows = p["rows"]
+    if rows:
+        m = volume(rows, sizes)
+        s[rows[0]] = sizes[rows[0]] * math.ceil(m / bm) * bm / m
+    s[p["stream"]] = math.ceil(chunk / bn) * bn
+    return s
+
+
+def residency(p: dict, sizes: dict, config: dict, elt: int) -> dict:
+    """SMEM bytes and registers per thread of one fused program (Triton-style software pipeline).
+
+    SMEM: each streamed input's tile (BLOCK_N keys × its other non-batch axes) is buffered
+    `num_stages` times; each other input's tile (BLOCK_M rows) is loaded once.  Registers (fp32):
+    every state component's accumulator (BLOCK_M × its value axes), the BLOCK_M × BLOCK_N score
+    tile in fp32 and once more in the input dtype for the second contraction, the row tiles of
+    the non-streamed inputs (live across the loop), plus ~40 for addresses and loop state."""
+    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
+    stages, warps = config["num_stages"], config["num_warps"]
+    stream, rows, batch = p["stream"], p["rows"], p["batch"]
+
+    def tile(axes):
+        n = 1
+        for a in axes:
+            n *= bn if a == stream else bm if a in rows else 1 if a in batch else sizes[a]
+        return n
+    smem = 0
+    for axes in p["inputs"].values():
+        smem += elt * tile(axes) * (max(1, stages) if stream in axes else 1)
+    acc = 0
+    for axes in p["states"]:
+        acc += tile([a for a in axes if a not in batch])
+    scores = bm * bn
+    # the row-tile inputs (q) are loaded once and stay live across the whole loop
+    held = sum(tile(axes) for axes in p["inputs"].values() if stream not in axes)
+    regs_total = acc + scores + scores * elt / 4 + held * elt / 4
+    regs = math.ceil(regs_total / (32 * warps)) + 40
+    return {"smem_bytes": int(smem), "regs_per_thread": int(regs)}
+
+
+def occupancy(spec: dict, smem: int, regs: int, warps: int) -> int:
+    threads = 32 * warps
+    by_smem = spec["smem_per_sm"] // max(smem, 1)
+    by_regs = spec["regs_per_sm"] // (math.ceil(regs / 8) * 8 * threads)
+    by_threads = spec["max_threads_per_sm"] // threads
+    return int(max(0, min(by_smem, by_regs, by_threads, 32)))
+
+
+def finish(times: dict) -> tuple:
+    """(predicted seconds, binding resource).  Predicted = the binding resource's time + the
+    combine kernel of a split (it runs after the main kernel) + launches.  HBM bandwidth and
+    loop latency limit the same flow of bytes, and where both are near their limit neither is
+    reached: they enter as one term, (hbm^k + latency^k)^(1/k) (a soft roofline corner), every
+    other as itself."""
+    compute = {k: v for k, v in times.items() if k not in ("launch", "combine")}
+    bound = max(compute, key=compute.get)
+    top = compute[bound]
+    if "latency" in compute:
+        k = MEMORY_NORM
+        memory = (compute["hbm"] ** k + compute["latency"] ** k) ** (1 / k)
+        if memory > top:
+            top, bound = memory, max(("hbm", "latency"), key=compute.get)
+    return top + times.get("combine", 0.0) + times.get("launch", 0.0), bound
+
+
+def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
+    """What one config costs whatever the split count: residency and blocks per SM of one
+    program (raising Rejected when it does not fit the device: SMEM, registers, rows a body
+    reduction needs whole), and the per-config byte counts.  The search asks once per config."""
+    stream, rows, batch, inputs = p["stream"], p["rows"], p["batch"], p["inputs"]
+    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
+    res = residency(p, sizes, config, elt)
+    if res["smem_bytes"] > spec["smem_per_block"]:
+        raise Rejected(f"needs {res['smem_bytes']} B of SMEM per block; {spec['name']} gives "
+                       f"{spec['smem_per_block']}")
+    if res["regs_per_thread"] > 255:
+        raise Rejected(f"needs {res['regs_per_thread']} registers per thread (255 at most)")
+    occ = occupancy(spec, res["smem_bytes"], res["regs_per_thread"], config["num_warps"])
+    if occ < 1:
+        raise Rejected("no block fits on one SM")
+    m = volume(rows, sizes)
+    if p["across"] and bm < m:  # e.g. a column softmax: each key's weight needs every query
+        raise Rejected(f"the loop body reduces over {p['across']}, so one program must hold "
+                       f"all {int(m)} rows; BLOCK_M={bm} is smaller")
+    # Bytes: each input once per block of the grid axes it lacks (tile_traffic); fused_time
+    # multiplies the inputs without the stream axis by the split count.
+    tiles = {a: 1 for a in batch}
+    if rows:  # BLOCK_M tiles the product of the row axes; tile_traffic sees the first one
+        tiles[rows[0]] = max(1, bm * (1.0 / volume(rows[1:], sizes)))
+    n = sizes[stream]
+    return {
+        "smem_bytes": res["smem_bytes"], "regs_per_thread": res["regs_per_thread"],
+        "blocks_per_sm": occ, "rows": m, "row_blocks": math.ceil(m / bm),
+        "groups": int(volume(batch, sizes)),
+        "loads": tile_traffic(inputs, sizes, tiles),
+        "unique": {name: volume(axes, sizes) for name, axes in inputs.items()},
+        "out_elems": volume(p["out_axes"], sizes),
+        # one loop step's key tile: every streamed input's BLOCK_N slice
+        "key_tile": sum(elt * bn * volume([a for a in axes if a not in batch and a != stream
+                                           and a not in rows], sizes)
+                        for axes in inputs.values() if stream in axes),
+        # one split's partial state per row: every component, plus the running max
+        "state_elems": sum(volume(axes, sizes) for axes in p["states"]) + (
+            volume(p["shift"], sizes) / n if p["shift"] is not None else 0)}
+
+
+def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: dict,
+               splits: int = 1, fitted=None) -> tuple:
+    """(predicted seconds, binding resource, seconds per resource, detail) of the stream form
+    as one kernel (splits=1) or split-KV: `splits` programs per row block, each folding a chunk
+    of the stream axis, then a combine kernel (⊙ over the p partial states, then the tail).
+    Raises Rejected if the config does not fit; `fitted`: fit()'s answer, when known."""
+    stream, inputs = p["stream"], p["inputs"]
+    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
+    stages = config["num_stages"]
+    f = fitted or fit(p, sizes, elt, spec, config)
+    occ, row_blocks, out_elems = f["blocks_per_sm"], f["row_blocks"], f["out_elems"]
+    n = sizes[stream]
+    chunk = math.ceil(n / splits)
+    if splits > 1 and chunk < bn:
+        raise Rejected(f"{splits} splits leave {chunk} keys each, fewer than BLOCK_N={bn}")
+    programs = f["groups"] * row_blocks * splits
+    # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.
+    pad = padded(p, sizes, bm, bn, chunk)
+    pad[stream] = pad[stream] * splits
+    w_tensor, w_fp32, w_sfu = counts(p["work"], pad)
+    blocks = pad[stream] / bn          # key blocks, all splits together
+    rows = volume(list(p["batch"]) + list(p["rows"]), pad)
+    # Per row and key block: each state that is one value per row (a sum over the keys, not a
+    # contraction) reduces the score tile across the quad; so does the running max.
+    scalar = [axes for axes in p["states"] if all(a in p["batch"] or a in p["rows"] for a in axes)]
+    reductions = len(scalar) + (p["shift"] is not None)
+    w_fp32 += blocks * rows * QUAD * 2 * SHUFFLE_ROUNDS * reductions
+    if p["shift"] is not None:
+        # running max: max and subtract per element of u; per key block, rescale every
+        # accumulator by exp(m_old - m_new) (one multiply per state element) and update the
+        # row's max (max, test for -inf, select, subtract, one exp2) on each thread of its quad.
+        u = volume(p["shift"], pad)
+        state = sum(volume(axes, pad) for axes in p["states"])
+        w_fp32 += 2 * u + blocks * state + blocks * rows * QUAD * 4
+        w_sfu += blocks * rows * QUAD
+    tensor_rate = spec["tensor"][dtype] * (1.0 if bm >= 64 else 0.5)  # mma.sync below wgmma M
+    # Bytes: inputs without the stream axis are read once per split; L2 absorbs re-reads by
+    # programs resident together.
+    loads = {x: v * splits if stream not in inputs[x] else v for x, v in f["loads"].items()}
+    unique = f["unique"]
+    slots = spec["sms"] * occ
+    waves = math.ceil(programs / slots)
+    rereads = max(1, math.ceil(row_blocks * splits / slots))   # co-resident sharers hit L2
+    hbm_in = sum(min(loads[x], unique[x] * rereads) for x in loads) * elt
+    smem_in = sum(loads.values()) * elt
+    # fp32 partial states of a split: the main kernel writes them, the combine kernel reads
+    # them back and writes the output; it runs after the main kernel, so its time adds
+    partial = splits * f["state_elems"] * 4 if splits > 1 else 0.0
+    hbm = hbm_in + (partial if splits > 1 else out_elems * elt)
+    # Time per resource.  Compute: a full wave puts c_eff programs on each busy SM.
+    sms = spec["sms"]
+    c_eff = min(occ, math.ceil(programs / sms))
+    per_t, per_f, per_s = w_tensor / programs, w_fp32 / programs, w_sfu / programs
+    fp32_ops = spec["fp32"] / FLOPS_PER_FP32_OP
+    t = {
+        "tensor": waves * c_eff * per_t / (tensor_rate / sms),
+        "fp32": waves * c_eff * per_f / (fp32_ops / sms),
+        "sfu": waves * c_eff * per_s / (spec["sfu"] / sms),
+        "hbm": hbm / spec["hbm"],
+        "l2": smem_in / spec["l2"],
+    }
+    # Latency: a program's loop is a chain of dependent steps.  With max(1, stages-1) key
+    # tiles in flight one step costs (L + tile/B) / max(1, stages-1): few programs cannot fill
+    # HBM (decoding, unsplit).  Plus one L for the first loads and one for the final store; the
+    # combine kernel of a split walks the p partial states one after another.
+    lat, stream_bw = spec["loop_latency_s"], spec["program_stream_bytes_per_s"]
+    steps = math.ceil(chunk / bn)
+    step_s = (lat + f["key_tile"] / stream_bw) / max(1, stages - 1)
+    t["latency"] = waves * (steps * step_s + 2 * lat)
+    if splits > 1:  # the combine walks the p partial states one after another
+        t["combine"] = max((partial + out_elems * elt) / spec["hbm"], splits * lat)
+    # Chain: the tensor core works on tiles as fast as L2 delivers them (the larger of the
+    # two); the CUDA-core phases of a step (FP32, SFU) depend on its contraction and feed the
+    # next, and the warpgroups of an SM hide only part of them behind the tensor core: the
+    # fraction `exposed` of their time adds (hardware.py says where it was fitted).
+    t["chain"] = max(t["tensor"], t["l2"]) + spec["exposed"] * (t["fp32"] + t["sfu"])
+    if stages < 2:  # no software pipelining: each step waits for its own loads
+        t["chain"] += t["latency"]
+    t["launch"] = spec["launch_s"] * (2 if splits > 1 else 1)
+    detail = {"bytes_hbm": hbm + (partial + out_elems * elt if splits > 1 else 0),
+              "bytes_to_smem": smem_in + out_elems * elt + 2 * partial,
+              "flops_tensor": w_tensor, "flops_fp32": w_fp32, "ops_sfu": w_sfu,
+              "programs": programs, "waves": waves, "blocks_per_sm": occ,
+              "smem_bytes": f["smem_bytes"], "regs_per_thread": f["regs_per_thread"]}
+    total, bound = finish(t)
+    return total, bound, t, detail
+
+
+def rank_key(predicted_s: float, times: dict, splits: int, config: dict) -> tuple:
+    """The order of candidates, best first.  Ties (same binding time) go to the candidate whose
+    other resources are lighter: real kernels overlap units imperfectly, so the less total
+    work, the closer to the bound; then fewer splits, then the config."""
+    return (round(predicted_s, 12), sum(times.values()), splits, sorted(config.items()))
+
+
+def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
+    """The best (config, splits, predicted seconds, binding resource) over `configs` × `splits`
+    by rank_key, or None when the device accepts none of them."""
+    best = None
+    for cfg in configs:
+        try:
+            fitted = fit(p, sizes, elt, spec, cfg)
+        except Rejected:
+            continue
+        for s in sorted(splits):
+            try:
+                total, bound, t, _ = fused_time(p, sizes, dtype, elt, spec, cfg, s, fitted)
+            except Rejected:  # too few keys per part: more parts leave fewer still
+                break
+            key = rank_key(total, t, s, cfg)
+            if best is None or key < best[0]:
+                best = (key, cfg, s, total, bound)
+    return None if best is None else best[1:]
+
+
+def device_figures(devices: dict, gpu_name: str, sms=None, limits=None) -> tuple:
+    """(figures, how) for the GPU named `gpu_name` (torch.cuda.get_device_name).
+
+    A name containing a known device's name ("NVIDIA H100 80GB HBM3" -> h100) takes its figures.
+    An unknown GPU, or a known one with another SM count (`sms`; e.g. H100 PCIe, 114 SMs), takes
+    the H100's figures scaled by SM count: SMs and the whole-chip tensor/FP32/SFU/L2 rates in
+    proportion, HBM bandwidth and latencies unchanged (there is no better guess), and the
+    per-SM and per-block limits from `limits` (the device's own, where torch reports them).
+
+    >>> figs = {"h100": {"name": "h100", "sms": 132, "tensor": {"bf16": 1.0}, "fp32": 1.0,
+    ...                  "sfu": 1.0, "l2": 1.0, "hbm": 1.0}}
+    >>> device_figures(figs, "NVIDIA H100 80GB HBM3")[1]
+    'h100'
+    >>> f, how = device_figures(figs, "NVIDIA RTX 6000 Ada Generation", sms=66)
+    >>> how, f["sms"], f["tensor"]["bf16"], f["hbm"]
+    ('h100 figures scaled by SM count (66 SMs)', 66, 0.5, 1.0)
+    """
+    low = gpu_name.lower().replace("-", " ")
+    name = next((d for d in sorted(devices, key=len, reverse=True) if d in low), None)
+    base = devices[name] if name else devices["h100"]
+    if name and (sms is None or sms == base["sms"]):
+        return base, name
+    sms = sms or base["sms"]
+    f = sms / base["sms"]
+    out = dict(base, sms=sms, fp32=base["fp32"] * f, sfu=base["sfu"] * f, l2=base["l2"] * f,
+               tensor={k: v * f for k, v in base["tensor"].items()})
+    out.update({k: v for k, v in (limits or {}).items() if v})
+    out["name"] = gpu_name
+    return out, f"{base['name']} figures scaled by SM count ({sms} SMs)"
+'''
+_cost = types.ModuleType("wirefuse_cost_core")
+exec(compile(_COST_CORE, "<wirefuse: lowering/cost_core.py>", "exec"), _cost.__dict__)
+
+# The stream form as the cost model sees it (lowering/cost.py: profile) and the figures of
+# the devices it knows (lowering/hardware.py: Spec.figures), as of export time.
+PROFILE = {'stream': 'j',
+ 'rows': ('i',),
+ 'batch': ('b', 'h'),
+ 'inputs': {'q': ('b', 'h', 'i', 'd'), 'k': ('b', 'h', 'j', 'd'), 'v': ('b', 'h', 'j', 'e')},
+ 'out_axes': ('b', 'h', 'i', 'e'),
+ 'states': [('b', 'h', 'i', 'e')],
+ 'shift': None,
+ 'across': None,
+ 'work': [[('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
+          [(), 0, 0, 2],
+          [('b', 'h', 'i', 'j'), 0, 4, 2],
+          [('b', 'e', 'h', 'i', 'j'), 2, 0, 0]]}
+DEVICES = {'a100': {'name': 'a100',
+          'sms': 108,
+          'smem_per_sm': 167936,
+          'smem_per_block': 166912,
+          'regs_per_sm': 65536,
+          'max_threads_per_sm': 2048,
+          'tensor': {'bf16': 312000000000000.0,
+                     'fp16': 312000000000000.0,
+                     'tf32': 156000000000000.0,
+                     'fp32': 156000000000000.0},
+          'fp32': 19500000000000.0,
+          'sfu': 2436480000000.0,
+          'hbm': 2039000000000.0,
+          'l2': 7200000000000.0,
+          'loop_latency_s': 1e-06,
+          'program_stream_bytes_per_s': 70000000000.0,
+          'launch_s': 4.3e-06,
+          'exposed': 0.5},
+ 'h100': {'name': 'h100',
+          'sms': 132,
+          'smem_per_sm': 233472,
+          'smem_per_block': 232448,
+          'regs_per_sm': 65536,
+          'max_threads_per_sm': 2048,
+          'tensor': {'fp8': 1979000000000000.0,
+                     'bf16': 690000000000000.0,
+                     'fp16': 989400000000000.0,
+                     'tf32': 494700000000000.0,
+                     'fp32': 494700000000000.0},
+          'fp32': 66900000000000.0,
+          'sfu': 4150000000000.0,
+          'hbm': 3000000000000.0,
+          'l2': 10000000000000.0,
+          'loop_latency_s': 9.5e-07,
+          'program_stream_bytes_per_s': 88000000000.0,
+          'launch_s': 4.3e-06,
+          'exposed': 0.5},
+ 'h200': {'name': 'h200',
+          'sms': 132,
+          'smem_per_sm': 233472,
+          'smem_per_block': 232448,
+          'regs_per_sm': 65536,
+          'max_threads_per_sm': 2048,
+          'tensor': {'fp8': 1979000000000000.0,
+                     'bf16': 788000000000000.0,
+                     'fp16': 989400000000000.0,
+                     'tf32': 494700000000000.0,
+                     'fp32': 494700000000000.0},
+          'fp32': 66900000000000.0,
+          'sfu': 3864960000000.0,
+          'hbm': 4300000000000.0,
+          'l2': 10000000000000.0,
+          'loop_latency_s': 9.5e-07,
+          'program_stream_bytes_per_s': 88000000000.0,
+          'launch_s': 4.3e-06,
+          'exposed': 0.5}}
+SPLITS = (1, 2, 4, 8, 16, 32, 64)
+_DTYPES = {torch.bfloat16: ("bf16", 2), torch.float16: ("fp16", 2), torch.float32: ("fp32", 4)}
+_KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warps"),
+         ("num_stages", "num_stages"))
+_NEEDS = {a for axes in PROFILE["inputs"].values() for a in axes}
+
+
+def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
+    """The launch config the napkin cost model ranks first for axis sizes `sz` and torch
+    `dtype` on the GPU named `gpu` (torch.cuda.get_device_name), or None when it accepts none.
+
+    Candidates: the unsplit kernel and split-KV with SPLITS parts, times every config of
+    CONFIGS, with CONFIG's set fields (the user's overrides) fixed.  Ranked exactly as
+    `wirefuse explain` / lowering.cost_search.best_candidate rank them (same arithmetic, same
+    order).  Device figures: those of the known device whose name `gpu` contains (h100, h200,
+    a100); an unknown GPU, or a known one with another SM count `sms`, gets the H100's figures
+    scaled by SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the
+    H100's) with the SMEM/register `limits` torch reports for it.  fp32 arguments: the kernel's
+    dots run in IEEE fp32 on the FP32 units, so the FP32 rate stands in for the tensor rate.
+    Costs some milliseconds of host time; _run caches the answer per shape."""
+    fixed = {k: v for k, v in CONFIG.items() if v is not None}
+    if len(fixed) == len(CONFIG):  # the user set every field: nothing to choose
+        return dict(CONFIG)
+    if dtype not in _DTYPES or not _NEEDS <= set(sz):
+        return None
+    name, elt = _DTYPES[dtype]
+    figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits)
+    if name == "fp32":
+        figs = dict(figs, tensor=dict(figs["tensor"], fp32=figs["fp32"]))
+    configs, seen = [], set()
+    for c in CONFIGS:
+        c = dict(c, **{k: v for k, v in fixed.items() if k != "splits"})
+        key = tuple(c[k] for k, _ in _KEYS)
+        if key not in seen:
+            seen.add(key)
+            configs.append({m: c[k] for k, m in _KEYS})
+    splits = (fixed["splits"],) if "splits" in fixed else SPLITS
+    best = _cost.choose(PROFILE, sz, name, elt, figs, configs, splits)
+    if best is None:
+        return None
+    return dict({k: best[0][m] for k, m in _KEYS}, splits=best[1])
+
+
+def _gpu(device):
+    """(name, SM count, limits) of a CUDA device as torch reports them; limits a torch
+    version does not report are left out."""
+    props = torch.cuda.get_device_properties(device)
+    limits = {k: getattr(props, a, None) for k, a in (
+        ("smem_per_block", "shared_memory_per_block_optin"),
+        ("smem_per_sm", "shared_memory_per_multiprocessor"),
+        ("regs_per_sm", "regs_per_multiprocessor"),
+        ("max_threads_per_sm", "max_threads_per_multi_processor"))}
+    return props.name, props.multi_processor_count, limits
+
+
+def _config(sz, device, dtype):
+    """The launch config: on a GPU, the cost model's top-1 for this shape there (choose);
+    off the GPU (the interpreter), or when the model accepts no candidate, _heuristic."""
+    if device.type == "cuda":
+        cfg = choose(sz, dtype, *_gpu(device))
+        if cfg is not None:
+            return cfg
+    return _heuristic(sz, device, dtype)
+
+
+
+
+_configs = {}  # (size buckets, device, dtype, CONFIG) -> the launch config
+
+
+def _bucket(n):
+    """n rounded up to the next of 2^k·(1, 1.25, 1.5, 1.75) (at most 25 % more): the config
+    is chosen for the bucket, so a decoding loop whose key count grows by one each step
+    chooses (some milliseconds of host time) about four times per doubling, not every step."""
+    if n <= 16:
+        return n
+    step = (1 << (n.bit_length() - 1)) // 4
+    return -(-n // step) * step
+
+
+def _run(args):
+    """Check the arguments, choose the config and launch: the custom op's implementation."""
+    sz, fdt = _check(args)
+    dev = args[0].device
+    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=dev)
+    if out.numel() == 0:
+        return out
+    rep = {a: n if a in LIMITS else _bucket(n) for a, n in sz.items()}
+    key = (tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))
+    cfg = _configs.get(key)
+    if cfg is None:
+        cfg = _configs[key] = _config(rep, dev, fdt)
+    while True:
+        try:
+            return _launch(dict(zip(ARGS, args)), sz, out, cfg)
+        except triton.runtime.errors.OutOfResources as e:
+            # the model's shared-memory estimate is an estimate: Triton's own allocation (layout
+            # conversions, fp32 operands) can exceed it.  Step down and remember what fits.
+            smaller = _smaller(cfg)
+            if smaller is None:
+                raise InputError(f"no launch config of sigmoid fits this GPU for sizes {sz} "
+                                 f"(last tried {cfg}: {str(e).splitlines()[0]}); set "
+                                 "CONFIG fields or export with smaller --block-n") from None
+            cfg = _configs[key] = smaller
+
+
+def _smaller(cfg):
+    """The next config down when one does not fit: fewer stages, then BLOCK_N, then BLOCK_M."""
+    if cfg["num_stages"] > 1:
+        return dict(cfg, num_stages=cfg["num_stages"] - 1)
+    if cfg["block_n"] > 16:
+        return dict(cfg, block_n=cfg["block_n"] // 2, num_stages=2)
+    if cfg["block_m"] > 16:
+        return dict(cfg, block_m=cfg["block_m"] // 2, num_stages=2)
+    return None
+
 
 @torch.library.custom_op("wirefuse::sigmoid", mutates_args=())
 def _op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    args = (q, k, v,)
-    sz, fdt = _check(args)
-    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=args[0].device)
-    if out.numel() == 0:
-        return out
-    return _launch(dict(zip(ARGS, args)), sz, out, _config(sz, out.device, fdt))
+    return _run((q, k, v,))
 
 
 @_op.register_fake
@@ -305,10 +821,31 @@ def _(q, k, v):
     return args[0].new_empty([sz[a] for a in OUT_AXES], dtype=fdt)
 
 
+def _plain_eager(args):
+    """True when calling the implementation directly is exactly what the op would do: plain
+    tensors without autograd, no torch.compile, no dispatch or torch-function mode, no
+    functorch transform.  The op's Python dispatch costs tens of microseconds per call, which
+    is most of a decoding step; everything else goes through the op."""
+    if torch.compiler.is_compiling() or torch.is_grad_enabled() and any(
+            isinstance(x, torch.Tensor) and x.requires_grad for x in args):
+        return False
+    if any(type(x) is not torch.Tensor for x in args):
+        return False
+    try:
+        return not (torch._C._len_torch_dispatch_stack() or
+                    torch._C._is_torch_function_mode_enabled() or
+                    torch._C._are_functorch_transforms_active())
+    except AttributeError:  # a torch without these private queries: take the op's path
+        return False
+
+
 def sigmoid(q, k, v):
     """The fused kernel for `sigmoid` (same positional arguments and result as the source)."""
+    args = (q, k, v,)
+    if _plain_eager(args):
+        return _run(args)
     if not torch.compiler.is_compiling():  # under torch.compile the fake implementation checks
-        _check((q, k, v,))
+        _check(args)
     return _op(q, k, v)
 
 

@@ -3,15 +3,14 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (pow (div (exp (sub (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) (max@j (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))))) (sum@j (exp (sub (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) (max@j (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))))))) 2.0) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 18 rewrite step(s), sha256 3ba38eace5c8cb9a
+Certificate: wirefuse-certificate/1, 25 rewrite step(s), sha256 d36bed0f09268571
 
 Stream form (as proven):
     streamed along j
-      state m = max@j (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))
-      state z = sum@j (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)))
-      state o = sum@j (mul (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))) (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))) v[b,h,j,e])
-      tail  (layout@b,h,i,e (mul (exp (mul $m[b,h,i] 2.0)) (exp (neg $m[b,h,i])) (exp (neg $m[b,h,i])) (pow $z[b,h,i] -2.0) $o[b,h,i,e]))
-      shift (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))
+      state z = sum@j (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)))
+      state o = sum@j (mul (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))) (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))) v[b,h,j,e])
+      tail  (layout@b,h,i,e (mul (pow $z[b,h,i] -2.0) $o[b,h,i,e]))
+      shift (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))
 
 Tail as computed (sympy-cancelled): (div $o[b,h,i,e] (square $z[b,h,i]))
 """
@@ -353,6 +352,15 @@ import math
 RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
 MEMORY_NORM = 3  # how sharply HBM bandwidth and loop latency combine (fitted, docs/costmodel.md)
 SPLITS = (1, 2, 4, 8, 16, 32, 64)  # split-KV part counts tried (1: the unsplit kernel)
+# FP32 work is counted in instructions (an add, a multiply, a max: one each); the device's FP32
+# rate is quoted in FLOP/s with a fused multiply-add counted as 2, so the issue rate is half.
+FLOPS_PER_FP32_OP = 2
+# One row of an MMA accumulator tile (mma.sync and wgmma alike) lives on a quad of 4 threads:
+# a reduction of the score tile along the keys is in-thread adds (counted with the term) plus
+# log2(4) = 2 rounds of shuffle + combine on each of the 4 threads, and every per-row update
+# (the running max, its rescale factor) runs on all 4 threads.
+QUAD = 4
+SHUFFLE_ROUNDS = 2
 
 
 class Rejected(ValueError):
@@ -521,14 +529,21 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     pad = padded(p, sizes, bm, bn, chunk)
     pad[stream] = pad[stream] * splits
     w_tensor, w_fp32, w_sfu = counts(p["work"], pad)
+    blocks = pad[stream] / bn          # key blocks, all splits together
+    rows = volume(list(p["batch"]) + list(p["rows"]), pad)
+    # Per row and key block: each state that is one value per row (a sum over the keys, not a
+    # contraction) reduces the score tile across the quad; so does the running max.
+    scalar = [axes for axes in p["states"] if all(a in p["batch"] or a in p["rows"] for a in axes)]
+    reductions = len(scalar) + (p["shift"] is not None)
+    w_fp32 += blocks * rows * QUAD * 2 * SHUFFLE_ROUNDS * reductions
     if p["shift"] is not None:
         # running max: max and subtract per element of u; per key block, rescale every
-        # accumulator by exp(m_old - m_new) (one exp per row, one multiply per state element).
+        # accumulator by exp(m_old - m_new) (one multiply per state element) and update the
+        # row's max (max, test for -inf, select, subtract, one exp2) on each thread of its quad.
         u = volume(p["shift"], pad)
-        blocks = pad[stream] / bn
         state = sum(volume(axes, pad) for axes in p["states"])
-        w_fp32 += 2 * u + blocks * state
-        w_sfu += blocks * u / pad[stream]
+        w_fp32 += 2 * u + blocks * state + blocks * rows * QUAD * 4
+        w_sfu += blocks * rows * QUAD
     tensor_rate = spec["tensor"][dtype] * (1.0 if bm >= 64 else 0.5)  # mma.sync below wgmma M
     # Bytes: inputs without the stream axis are read once per split; L2 absorbs re-reads by
     # programs resident together.
@@ -547,9 +562,10 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     sms = spec["sms"]
     c_eff = min(occ, math.ceil(programs / sms))
     per_t, per_f, per_s = w_tensor / programs, w_fp32 / programs, w_sfu / programs
+    fp32_ops = spec["fp32"] / FLOPS_PER_FP32_OP
     t = {
         "tensor": waves * c_eff * per_t / (tensor_rate / sms),
-        "fp32": waves * c_eff * per_f / (spec["fp32"] / sms),
+        "fp32": waves * c_eff * per_f / (fp32_ops / sms),
         "sfu": waves * c_eff * per_s / (spec["sfu"] / sms),
         "hbm": hbm / spec["hbm"],
         "l2": smem_in / spec["l2"],
@@ -564,11 +580,13 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     t["latency"] = waves * (steps * step_s + 2 * lat)
     if splits > 1:  # the combine walks the p partial states one after another
         t["combine"] = max((partial + out_elems * elt) / spec["hbm"], splits * lat)
-    # Chain: one program cannot overlap its own tensor, FP32 and SFU phases (they depend on
-    # each other); c_eff programs per SM overlap one another, which the unit times above
-    # already assume.  So the SM is busy at least Σ_units of one program, per wave.
-    t["chain"] = waves * (per_t / (tensor_rate / sms) + per_f / (spec["fp32"] / sms) +
-                          per_s / (spec["sfu"] / sms))
+    # Chain: the tensor core works on tiles as fast as L2 delivers them (the larger of the
+    # two); the CUDA-core phases of a step (FP32, SFU) depend on its contraction and feed the
+    # next, and the warpgroups of an SM hide only part of them behind the tensor core: the
+    # fraction `exposed` of their time adds (hardware.py says where it was fitted).
+    t["chain"] = max(t["tensor"], t["l2"]) + spec["exposed"] * (t["fp32"] + t["sfu"])
+    if stages < 2:  # no software pipelining: each step waits for its own loads
+        t["chain"] += t["latency"]
     t["launch"] = spec["launch_s"] * (2 if splits > 1 else 1)
     detail = {"bytes_hbm": hbm + (partial + out_elems * elt if splits > 1 else 0),
               "bytes_to_smem": smem_in + out_elems * elt + 2 * partial,
@@ -646,15 +664,15 @@ PROFILE = {'stream': 'j',
  'batch': ('b', 'h'),
  'inputs': {'q': ('b', 'h', 'i', 'd'), 'k': ('b', 'h', 'j', 'd'), 'v': ('b', 'h', 'j', 'e')},
  'out_axes': ('b', 'h', 'i', 'e'),
- 'states': [('b', 'h', 'i'), ('b', 'h', 'i'), ('b', 'h', 'i', 'e')],
+ 'states': [('b', 'h', 'i'), ('b', 'h', 'i', 'e')],
  'shift': ('b', 'h', 'j', 'i'),
  'across': None,
  'work': [[('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
-          [(), 0, 0, 2],
-          [('b', 'h', 'i', 'j'), 0, 3, 1],
+          [(), 0, 0, 1],
+          [('b', 'h', 'i', 'j'), 0, 2, 1],
           [('b', 'e', 'h', 'i', 'j'), 2, 1, 0],
-          [('b', 'h', 'i'), 0, 2, 4],
-          [('b', 'e', 'h', 'i'), 0, 4, 0]]}
+          [('b', 'h', 'i'), 0, 0, 2],
+          [('b', 'e', 'h', 'i'), 0, 1, 0]]}
 DEVICES = {'a100': {'name': 'a100',
           'sms': 108,
           'smem_per_sm': 167936,
@@ -671,7 +689,8 @@ DEVICES = {'a100': {'name': 'a100',
           'l2': 7200000000000.0,
           'loop_latency_s': 1e-06,
           'program_stream_bytes_per_s': 70000000000.0,
-          'launch_s': 4.3e-06},
+          'launch_s': 4.3e-06,
+          'exposed': 0.5},
  'h100': {'name': 'h100',
           'sms': 132,
           'smem_per_sm': 233472,
@@ -689,7 +708,8 @@ DEVICES = {'a100': {'name': 'a100',
           'l2': 10000000000000.0,
           'loop_latency_s': 9.5e-07,
           'program_stream_bytes_per_s': 88000000000.0,
-          'launch_s': 4.3e-06},
+          'launch_s': 4.3e-06,
+          'exposed': 0.5},
  'h200': {'name': 'h200',
           'sms': 132,
           'smem_per_sm': 233472,
@@ -707,7 +727,8 @@ DEVICES = {'a100': {'name': 'a100',
           'l2': 10000000000000.0,
           'loop_latency_s': 9.5e-07,
           'program_stream_bytes_per_s': 88000000000.0,
-          'launch_s': 4.3e-06}}
+          'launch_s': 4.3e-06,
+          'exposed': 0.5}}
 SPLITS = (1, 2, 4, 8, 16, 32, 64)
 _DTYPES = {torch.bfloat16: ("bf16", 2), torch.float16: ("fp16", 2), torch.float32: ("fp32", 4)}
 _KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warps"),
@@ -800,7 +821,29 @@ def _run(args):
     cfg = _configs.get(key)
     if cfg is None:
         cfg = _configs[key] = _config(rep, dev, fdt)
-    return _launch(dict(zip(ARGS, args)), sz, out, cfg)
+    while True:
+        try:
+            return _launch(dict(zip(ARGS, args)), sz, out, cfg)
+        except triton.runtime.errors.OutOfResources as e:
+            # the model's shared-memory estimate is an estimate: Triton's own allocation (layout
+            # conversions, fp32 operands) can exceed it.  Step down and remember what fits.
+            smaller = _smaller(cfg)
+            if smaller is None:
+                raise InputError(f"no launch config of softmax_squared fits this GPU for sizes {sz} "
+                                 f"(last tried {cfg}: {str(e).splitlines()[0]}); set "
+                                 "CONFIG fields or export with smaller --block-n") from None
+            cfg = _configs[key] = smaller
+
+
+def _smaller(cfg):
+    """The next config down when one does not fit: fewer stages, then BLOCK_N, then BLOCK_M."""
+    if cfg["num_stages"] > 1:
+        return dict(cfg, num_stages=cfg["num_stages"] - 1)
+    if cfg["block_n"] > 16:
+        return dict(cfg, block_n=cfg["block_n"] // 2, num_stages=2)
+    if cfg["block_m"] > 16:
+        return dict(cfg, block_m=cfg["block_m"] // 2, num_stages=2)
+    return None
 
 
 @torch.library.custom_op("wirefuse_tests::softmax_squared", mutates_args=())
