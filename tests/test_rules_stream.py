@@ -49,7 +49,7 @@ def _shifted_stream(sf, info, env, cuts, n):
     state = None
     for lo, hi in zip([0] + cuts, cuts + [n]):
         chunk = {k: (v[:, lo:hi] if k == "s" else v[lo:hi]) for k, v in env.items()}
-        part = _chunk_state(sf, info, chunk, {"j": hi - lo})
+        part = _chunk_state(sf, info, chunk, {"j": hi - lo}, {"j": lo})
         state = part if state is None else _combine(sf, info, state, part, {})
     return evaluate(sf.tail, **{k: v.t for k, v in state.items()})
 
@@ -83,7 +83,7 @@ def test_shifted_softmax_with_fully_masked_chunk():
     state = None
     for lo, hi in [(0, 2), (2, 4), (4, 6)]:  # the first chunk is fully masked
         part = _chunk_state(sf, info, {"s": s[:, lo:hi], "v": v[lo:hi], "m": mask[lo:hi]},
-                            {"j": hi - lo})
+                            {"j": hi - lo}, {"j": lo})
         state = part if state is None else _combine(sf, info, state, part, {})
     got = evaluate(sf.tail, **{k: x.t for k, x in state.items()})
     assert torch.allclose(got, ref, rtol=1e-9, atol=1e-12)
@@ -181,7 +181,8 @@ def test_parallel_split_any_bracketing():
     g = torch.Generator().manual_seed(5)
     s = torch.randn(2, 8, generator=g, dtype=torch.float64) * 30
     v = torch.randn(8, 3, generator=g, dtype=torch.float64)
-    parts = [_chunk_state(sf, info, {"s": s[:, lo:lo + 2], "v": v[lo:lo + 2]}, {"j": 2})
+    parts = [_chunk_state(sf, info, {"s": s[:, lo:lo + 2], "v": v[lo:lo + 2]}, {"j": 2},
+                          {"j": lo})
              for lo in range(0, 8, 2)]
     left = _combine(sf, info, parts[0], parts[1], {})
     right = _combine(sf, info, parts[2], parts[3], {})
