@@ -424,3 +424,14 @@ def test_eager_fast_path_agrees_with_the_op(spherical, monkeypatch):
         out = fn(m.from_tensor(q), m.from_tensor(k), m.from_tensor(v))
     assert tuple(out.shape) == (1, 2, 9, 8)
     assert not mod._plain_eager((q.requires_grad_(), k, v))
+
+
+def test_jit_trace_records_the_op(spherical):
+    """torch.jit.trace must record the custom op, not the kernel launch (the eager fast path
+    would leave only the output's allocation in the graph)."""
+    fn, mod = spherical
+    q, k, v = rand(1, 2, 9, 16), rand(1, 2, 11, 16), rand(1, 2, 11, 8)
+    traced = torch.jit.trace(fn, (q, k, v), check_trace=False)
+    assert f"wirefuse::{fn.__name__}" in str(traced.graph)
+    q2 = rand(1, 2, 9, 16)
+    close(traced(q2, k, v), sph_ref(q2, k, v), 1e-5)
