@@ -289,8 +289,9 @@ def _({sig}):
 def _plain_eager(args):
     """True when calling the implementation directly is exactly what the op would do: plain
     tensors without autograd, no torch.compile or torch.jit.trace, no dispatch or
-    torch-function mode, no functorch transform.  The op's Python dispatch costs tens of microseconds per call, which
-    is most of a decoding step; everything else goes through the op."""
+    torch-function mode, no functorch transform.  The op's Python dispatch costs tens of
+    microseconds per call, which is most of a decoding step; everything else goes through
+    the op."""
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return False
     if torch.is_grad_enabled() and any(
