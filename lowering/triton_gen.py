@@ -122,6 +122,8 @@ class Emitter:
             if t.op == "not" and t.args[0] in self.known:
                 self.known[t] = not self.known[t.args[0]]
                 return _lit(self.known[t])
+            if t.op == "float" and t.args[0] in self.known:
+                return _lit(1.0 if self.known[t.args[0]] else 0.0)
             if t.op == "where" and t.args[0] in self.known:
                 return self.done[t.args[1] if self.known[t.args[0]] else t.args[2]]
         if isinstance(t, Const):
@@ -377,6 +379,8 @@ def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool,
         u = _shift_log2(fe, nest)
         B += fe.lines
         fe.lines = []
+        if known and _mentions(nest.shift, known):
+            u = _as_tile(u)
         B.append(f"u = tl.where(ok_{j}[None, :], {u}, float(\"-inf\"))" if masked else f"u = {u}")
         B.append("m_new = tl.maximum(run_max, tl.max(u, 1))")
         B.append("m_safe = tl.where(m_new == float(\"-inf\"), 0.0, m_new)  # no −∞ − (−∞)")
@@ -395,8 +399,12 @@ def _loop_body(nest: LoopNest, row_ops: list[str], masked: bool,
         B += fe.lines
         fe.lines = []
         ident = _ident(c.monoid)
-        full = v if _is_float_tile(c.field, nest) else \
-            f"{v} + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)"  # broadcast (and bool → float)
+        if known and _mentions(c.field, known):  # folding the mask may drop the tile's axes
+            full = _as_tile(v)
+        elif _is_float_tile(c.field, nest):
+            full = v
+        else:
+            full = f"{v} + tl.zeros([BLOCK_M, BLOCK_N], tl.float32)"  # broadcast (and bool → float)
         B.append(f"w_{c.name} = tl.where(ok_{j}[None, :], {full}, {ident})" if masked else
                  f"w_{c.name} = {full}")
         scale = " * ".join(["alpha"] * c.shift_power)
@@ -455,6 +463,28 @@ def _scaled(fe: Emitter, t: Term, tile: set) -> str:
         a, b = _scaled(fe, t.args[1], tile), _scaled(fe, t.args[2], tile)
         return fe._assign(f"tl.where({c}, {a}, {b})")
     return fe._assign(f"{fe.emit(t)} * {_lit(LOG2E)}")
+
+
+def _mentions(t: Term, known: dict) -> bool:
+    return any(s in known for s in t.walk())
+
+
+def _as_tile(v: str) -> str:
+    """v (a variable of any shape the tile broadcasts from, or a literal) as a float
+    [BLOCK_M, BLOCK_N] tile, without an add per element."""
+    if _is_literal(v):  # a known mask folded a select or a count away
+        return f"tl.full([BLOCK_M, BLOCK_N], {v}, tl.float32)"
+    return f"tl.broadcast_to(({v}).to(tl.float32), [BLOCK_M, BLOCK_N])"
+
+
+def _is_literal(v: str) -> bool:
+    if v in ("True", "False") or v.startswith("float("):
+        return True
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
 
 
 def _is_float_tile(t: Term, nest: LoopNest) -> bool:

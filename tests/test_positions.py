@@ -356,3 +356,50 @@ def test_inline_examples_export_with_skipping():
     assert "skip them" in src and "mask" not in src.split("ARGS = ")[1].split("\n")[0]
     with pytest.raises(UserError):  # causal= names an input: there is none here
         export_source(A.causal_inline, A.EXAMPLES["causal_inline"]["axes"], "j", causal="mask")
+
+
+# --- review findings: skipping only where it is exact; folded masks keep the tile's shape -------
+def prefix_lm(q, k, v, plen):
+    s = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    i = torch.arange(q.shape[-2], device=q.device)
+    j = torch.arange(k.shape[-2], device=q.device)
+    keep = (j[None, :] <= i[:, None]) | (j[None, None, None, :] < plen[:, None, None, None])
+    return torch.softmax(s.masked_fill(~keep, float("-inf")), dim=-1) @ v
+
+
+def rowbias_count(q, k, v, mask, t):
+    s = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    w = torch.where(mask, torch.sigmoid(s), 0.0)
+    n = torch.where(mask, t[..., None], 0.0).sum(-1, keepdim=True)   # t over (b, h, i)
+    return (w @ v) / n
+
+
+def _exported(fn, axes, tmp_path, **kw):
+    from wirefuse.kernels.export import export_source
+    src = export_source(fn, axes, "j", config=dict(block_m=16, block_n=16, splits=1), **kw)
+    path = tmp_path / f"{fn.__name__}.py"
+    path.write_text(src)
+    return src, getattr(load_module(str(path)), fn.__name__)
+
+
+def test_a_mask_that_is_causal_or_something_else_is_not_skipped(tmp_path):
+    """Prefix-LM: keys before plen are visible to every row, so key blocks past the diagonal
+    are not empty; skipping them (decided by sampling) dropped those keys."""
+    src, fn = _exported(prefix_lm, AXES + ", plen: b", tmp_path)
+    assert "skip them" not in src
+    q, k, v = rand(1, 1, 40, 16), rand(1, 1, 40, 16, seed=1), rand(1, 1, 40, 8, seed=2)
+    plen = torch.tensor([30.0], dtype=torch.float64)
+    out = fn(q.float(), k.float(), v.float(), plen.float())
+    assert torch.allclose(out.double(), prefix_lm(q, k, v, plen), atol=1e-5)
+
+
+def test_a_folded_mask_keeps_the_tile_shape(tmp_path):
+    """With the mask folded to true below the diagonal, where(mask, t[i], 0) is t over rows
+    only: it must still be summed once per key, not once per key block."""
+    src, fn = _exported(rowbias_count, AXES + ", mask: i j, t: b h i", tmp_path, causal="mask")
+    assert "skip them" in src
+    q, k, v = rand(1, 1, 40, 16), rand(1, 1, 40, 16, seed=1), rand(1, 1, 40, 8, seed=2)
+    t = rand(1, 1, 40, seed=3).abs() + 0.5
+    mask = torch.ones(40, 40, dtype=torch.bool).tril()
+    out = fn(q.float(), k.float(), v.float(), mask, t.float())
+    assert torch.allclose(out.double(), rowbias_count(q, k, v, mask, t), atol=1e-5)
