@@ -120,16 +120,16 @@ def _stream_kernel(
         s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
         f0 = tl.sqrt((sz_d * 1.0))
         f1 = s0 * (1.4426950408889634 / f0)
-        u = f1
+        u = tl.broadcast_to((f1).to(tl.float32), [BLOCK_M, BLOCK_N])
         m_new = tl.maximum(run_max, tl.max(u, 1))
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # no −∞ − (−∞)
         alpha = tl.exp2(run_max - m_safe)
         e_u = tl.exp2(u - m_safe[:, None])  # e^u rescaled by e^(−M)
         run_max = m_new
-        w_o = e_u
+        w_o = tl.broadcast_to((e_u).to(tl.float32), [BLOCK_M, BLOCK_N])
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
         acc_o = acc_o * (alpha)[:, None] + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
-        w_z = e_u
+        w_z = tl.broadcast_to((e_u).to(tl.float32), [BLOCK_M, BLOCK_N])
         acc_z = acc_z * alpha + tl.sum(w_z, 1)
     for start in range(below, hi_full, BLOCK_N):
         ix_j = start + tl.arange(0, BLOCK_N)
@@ -881,10 +881,13 @@ def _(q, k, v):
 
 def _plain_eager(args):
     """True when calling the implementation directly is exactly what the op would do: plain
-    tensors without autograd, no torch.compile, no dispatch or torch-function mode, no
-    functorch transform.  The op's Python dispatch costs tens of microseconds per call, which
-    is most of a decoding step; everything else goes through the op."""
-    if torch.compiler.is_compiling() or torch.is_grad_enabled() and any(
+    tensors without autograd, no torch.compile or torch.jit.trace, no dispatch or
+    torch-function mode, no functorch transform.  The op's Python dispatch costs tens of
+    microseconds per call, which is most of a decoding step; everything else goes through
+    the op."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    if torch.is_grad_enabled() and any(
             isinstance(x, torch.Tensor) and x.requires_grad for x in args):
         return False
     if any(type(x) is not torch.Tensor for x in args):

@@ -814,10 +814,13 @@ def _(q, k, v):
 
 def _plain_eager(args):
     """True when calling the implementation directly is exactly what the op would do: plain
-    tensors without autograd, no torch.compile, no dispatch or torch-function mode, no
-    functorch transform.  The op's Python dispatch costs tens of microseconds per call, which
-    is most of a decoding step; everything else goes through the op."""
-    if torch.compiler.is_compiling() or torch.is_grad_enabled() and any(
+    tensors without autograd, no torch.compile or torch.jit.trace, no dispatch or
+    torch-function mode, no functorch transform.  The op's Python dispatch costs tens of
+    microseconds per call, which is most of a decoding step; everything else goes through
+    the op."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    if torch.is_grad_enabled() and any(
             isinstance(x, torch.Tensor) and x.requires_grad for x in args):
         return False
     if any(type(x) is not torch.Tensor for x in args):

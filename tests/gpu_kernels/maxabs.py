@@ -3,12 +3,12 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (div (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) (max@j (abs (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))))) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 11 rewrite step(s), sha256 02d59a72f9664216
+Certificate: wirefuse-certificate/1, 7 rewrite step(s), sha256 43bae257b966da15
 
 Stream form (as proven):
     streamed along j
       state o = sum@j (mul (rsqrt |d|) (sum@d (mul k[b,h,j,d] q[b,h,i,d])) v[b,h,j,e])
-      state m = max@j (abs (mul (rsqrt |d|) (sum@d (mul k[b,h,j,d] q[b,h,i,d]))))
+      state m = max@j (abs (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)))
       tail  (layout@b,h,i,e (div $o[b,h,i,e] $m[b,h,i]))
       shift none (no rescaling)
 
@@ -118,8 +118,10 @@ def _stream_kernel(
         w_o = f1
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
         acc_o = acc_o + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
-        f2 = tl.abs(f1)
-        w_m = f2
+        f2 = tl.sqrt((sz_d * 1.0))
+        f3 = s0 * (1.0 / f2)
+        f4 = tl.abs(f3)
+        w_m = f4
         acc_m = tl.maximum(acc_m, tl.max(w_m, 1))
     if hi_full < hi:
         start = hi_full
@@ -132,8 +134,10 @@ def _stream_kernel(
         w_o = tl.where(ok_j[None, :], f1, 0.0)
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_j[:, None] & ok_e[None, :], other=0)
         acc_o = acc_o + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
-        f2 = tl.abs(f1)
-        w_m = tl.where(ok_j[None, :], f2, float("-inf"))
+        f2 = tl.sqrt((sz_d * 1.0))
+        f3 = s0 * (1.0 / f2)
+        f4 = tl.abs(f3)
+        w_m = tl.where(ok_j[None, :], f4, float("-inf"))
         acc_m = tl.maximum(acc_m, tl.max(w_m, 1))
     if SPLIT:  # partial states for _combine_kernel: [P, |G|, |i|(, |e|)] fp32
         base = (pid_p * tl.num_programs(1) + pid_g) * sz_i
@@ -645,7 +649,7 @@ PROFILE = {'stream': 'j',
  'states': [('b', 'h', 'i', 'e'), ('b', 'h', 'i')],
  'shift': None,
  'across': None,
- 'work': [[(), 0, 0, 1],
+ 'work': [[(), 0, 0, 2],
           [('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
           [('b', 'e', 'h', 'i', 'j'), 2, 0, 0],
           [('b', 'h', 'i', 'j'), 0, 3, 0],
@@ -837,10 +841,13 @@ def _(q, k, v):
 
 def _plain_eager(args):
     """True when calling the implementation directly is exactly what the op would do: plain
-    tensors without autograd, no torch.compile, no dispatch or torch-function mode, no
-    functorch transform.  The op's Python dispatch costs tens of microseconds per call, which
-    is most of a decoding step; everything else goes through the op."""
-    if torch.compiler.is_compiling() or torch.is_grad_enabled() and any(
+    tensors without autograd, no torch.compile or torch.jit.trace, no dispatch or
+    torch-function mode, no functorch transform.  The op's Python dispatch costs tens of
+    microseconds per call, which is most of a decoding step; everything else goes through
+    the op."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    if torch.is_grad_enabled() and any(
             isinstance(x, torch.Tensor) and x.requires_grad for x in args):
         return False
     if any(type(x) is not torch.Tensor for x in args):
