@@ -384,36 +384,33 @@ def _skip_by_positions(nest: LoopNest) -> None:
 
 def _mask_only_selects_the_shift(nest: LoopNest, found: dict) -> bool:
     """Skipping is automatic here (nobody declared the mask), so it is decided by structure, not
-    by sampling: the shift must be u = where(mask, x, −∞) (or the negated form), the mask and the
-    row/key positions must appear nowhere outside u, and every component must carry e^(k·u),
-    k ≥ 1.
-    Then past the diagonal u = −∞ and every field is exactly 0, its sum's identity.  A mask
-    that is the causal one *or* something else (a prefix-LM `| (j < plen)`, a band) fails the
-    position test and is computed per block without skipping."""
+    by sampling: the shift must be u = where(mask, x, −∞) (or the negated form) with the causal
+    mask itself as the condition, every component must carry e^(k·u), k ≥ 1, and the mask and
+    the row/key positions must appear nowhere outside u (x may hold anything: a bias, positions).
+    Then past the diagonal u = −∞ and every field is exactly 0, its sum's identity.  A mask that
+    is the causal one *or* something else (a prefix-LM `| (j < plen)`, a band) is not the
+    condition itself, so it is computed per block without skipping."""
     u = nest.shift
     if not (isinstance(u, Elem) and u.op == "where" and u.args[0] in found):
         return False
     masked = u.args[2] if found[u.args[0]] else u.args[1]  # u's value where the mask is false
-    kept = u.args[1] if found[u.args[0]] else u.args[2]
     if not (isinstance(masked, Const) and masked.value == float("-inf")):
         return False
     if any(c.monoid != "sum" or c.shift_power < 1 for c in nest.components):
         return False
     axes = {nest.row, nest.stream}
 
-    def clean(t: Term, stop) -> bool:  # no mask and no row/key position outside `stop`
+    def clean(t: Term) -> bool:  # no mask and no row/key position outside u
         todo = [t]
         while todo:
             x = todo.pop()
-            if x in stop:
+            if x == u:
                 continue
             if x in found or (isinstance(x, Pos) and x.axis in axes):
                 return False
             todo.extend(x.children)
         return True
-    del kept  # anything (an ALiBi bias, positions) may sit in the kept branch
-    return all(clean(t, {u}) for c in nest.components for t in (c.field, c.value)
-               if t is not None)
+    return all(clean(t) for c in nest.components for t in (c.field, c.value) if t is not None)
 
 
 # --- tail numerics -------------------------------------------------------------------------------
