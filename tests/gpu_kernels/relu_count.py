@@ -844,10 +844,9 @@ def _plain_eager(args):
     the op."""
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return False
-    if torch.is_grad_enabled() and any(
-            isinstance(x, torch.Tensor) and x.requires_grad for x in args):
-        return False
     if any(type(x) is not torch.Tensor for x in args):
+        return False
+    if torch.is_grad_enabled() and any(x.requires_grad for x in args):
         return False
     try:
         return not (torch._C._len_torch_dispatch_stack() or
