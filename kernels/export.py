@@ -220,7 +220,7 @@ def _heuristic(sz, device, dtype):
     return cfg
 
 
-{_chooser(profile(sf, term if term is not None else sf.as_term()))}
+{_chooser(profile(sf, term if term is not None else sf.as_term(), nest.skips_causal))}
 
 
 {_CAUSAL_CHECK if causal else ""}
@@ -269,8 +269,9 @@ def _smaller(cfg):
         return dict(cfg, num_stages=cfg["num_stages"] - 1)
     if cfg["block_n"] > 16:
         return dict(cfg, block_n=cfg["block_n"] // 2, num_stages=2)
-    if cfg["block_m"] > 16:
-        return dict(cfg, block_m=cfg["block_m"] // 2, num_stages=2)
+    if cfg["block_m"] > 16:  # one warpgroup per 64 rows, as the cost model assumes
+        bm = cfg["block_m"] // 2
+        return dict(cfg, block_m=bm, num_warps=max(4, bm // 16), num_stages=2)
     return None
 
 

@@ -145,19 +145,41 @@ class Candidate:
                 "detail": self.detail}
 
 
-def profile(sf: StreamForm, term: Term) -> dict:
+def skips_causal(sf: StreamForm, causal: str | None = None, strict: bool = False) -> bool:
+    """Whether the generated kernel skips the key blocks past the diagonal: a boolean mask
+    argument `causal` taken as j ≤ i (`export --causal`), or a mask the tracer built from
+    positions (#j ≤ #i, e.g. torch.tril of ones) that the loop nest recognises exactly.  False
+    for a form the lowering does not take (the cost model then counts every block), unless
+    `strict`: then the lowering's one-line reason is raised (a bad `--causal MASK`)."""
+    from .loopnest import build_loopnest, check_causal_skip, simplify_tail
+    try:
+        nest = build_loopnest(StreamForm(sf.axis, sf.components, simplify_tail(sf.tail),
+                                         sf.shift), causal=causal)
+        if causal:
+            check_causal_skip(nest)
+    except UserError:
+        if strict:
+            raise
+        return False
+    return nest.skips_causal
+
+
+def profile(sf: StreamForm, term: Term, causal: bool | str | None = None) -> dict:
     """The stream form as plain data for lowering/cost_core.py (and for the modules that
     kernels/export.py writes): the axes' roles, each input's axes, the output's axes, each state
     component's axes (its body's, less the stream axis), the shift's axes, an axis of the rows
     that the loop body reduces over (column softmax) or None, and the work of the loop and the
-    tail as size-free terms (cost_counts.work_terms).
+    tail as size-free terms (cost_counts.work_terms), and whether the kernel skips key blocks
+    past the diagonal (`causal`: True/False, a mask argument's name as `export --causal` takes
+    it, or None to find out from the form: a mask built from positions).
 
     >>> p = profile(*reference_form("softmax"))
     >>> p["stream"], p["rows"], p["batch"], p["states"], p["shift"]
     ('j', ('i',), ('b', 'h'), [('b', 'h', 'i', 'e'), ('b', 'h', 'i')], ('b', 'h', 'i', 'j'))
     """
-    key = (sf, term)
+    key = (sf, term, causal)
     if key not in _PROFILES:
+        skips = causal if isinstance(causal, bool) else skips_causal(sf, causal)
         r = roles(term, sf.axis, sf)
         across = [t for c in sf.components for t in c.body.walk()
                   if isinstance(t, (Reduce, Opaque)) and t.axis in r.rows]
@@ -170,6 +192,7 @@ def profile(sf: StreamForm, term: Term) -> dict:
             "states": [tuple(a for a in c.body.axes if a != sf.axis) for c in sf.components],
             "shift": sf.shift.axes if sf.shift is not None else None,
             "across": across[0].axis if across else None,
+            "causal": bool(skips and len(r.rows) == 1),
             "work": work_terms(folds) + work_terms(sf.tail)}
     return _PROFILES[key]
 
@@ -178,13 +201,14 @@ _PROFILES: dict = {}
 
 
 def fused_candidate(sf: StreamForm, term: Term, sizes: dict, dtype: str, spec: Spec,
-                    config: dict, splits: int = 1) -> Candidate:
+                    config: dict, splits: int = 1, causal: bool | str | None = None) -> Candidate:
     """The stream form as one kernel (splits=1) or split-KV: `splits` programs per row block,
     each folding a chunk of the stream axis, then a combine kernel (⊙ over the p partial states,
     then the tail).  Raises Rejected if the config does not fit.  The arithmetic is
-    lowering/cost_core.py's `fused_time` (shared with the exported modules)."""
+    lowering/cost_core.py's `fused_time` (shared with the exported modules); `causal` as in
+    `profile`."""
     spec.tensor_rate(dtype)  # a one-line UserError for a dtype the device has no rate for
-    total, bound, times, detail = fused_time(profile(sf, term), sizes, dtype,
+    total, bound, times, detail = fused_time(profile(sf, term, causal), sizes, dtype,
                                              DTYPE_BYTES[dtype], spec.figures(), config, splits)
     return Candidate("split" if splits > 1 else "fused", splits, dict(config), total, bound,
                      times, detail)

@@ -41,8 +41,11 @@ def _spec(device) -> Spec:
 
 
 def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
-         device="h100", *, forms=FORMS, splits=SPLITS, configs=None) -> list[Candidate]:
-    """Every candidate the device accepts, sorted by predicted time, best first."""
+         device="h100", *, forms=FORMS, splits=SPLITS, configs=None,
+         causal: bool | str | None = None) -> list[Candidate]:
+    """Every candidate the device accepts, sorted by predicted time, best first.  `causal`: a
+    boolean mask argument taken as j ≤ i (as `export --causal` takes it), True/False, or None:
+    the kernel skips key blocks past the diagonal where the form builds that mask itself."""
     spec = _spec(device)
     check_dtype(dtype, spec)
     sizes = check_sizes(term, sizes)
@@ -59,7 +62,8 @@ def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
     for cfg in configs:
         for p in counts:
             try:
-                out.append(fused_candidate(stream_form, term, sizes, dtype, spec, cfg, p))
+                out.append(fused_candidate(stream_form, term, sizes, dtype, spec, cfg, p,
+                                           causal))
             except Rejected:
                 pass
     out.sort(key=lambda c: rank_key(c.predicted_s, c.breakdown_s, c.splits, c.config))
@@ -67,13 +71,15 @@ def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
 
 
 def best_candidate(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
-                   device="h100", forms=("fused", "split"), configs=None) -> Candidate:
+                   device="h100", forms=("fused", "split"), configs=None,
+                   causal: bool | str | None = None) -> Candidate:
     """The kernel `export` generates: the fastest fused or split-KV candidate (an exported
     module makes the same choice at run time, per call shape, with the same arithmetic).
 
     Returns a Candidate: `.form` ("fused" or "split"), `.splits` (p, 1 when fused), `.config`
     ({"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"}), `.predicted_ms`, `.bound`."""
-    ranked = rank(stream_form, term, sizes, dtype, device, forms=forms, configs=configs)
+    ranked = rank(stream_form, term, sizes, dtype, device, forms=forms, configs=configs,
+                  causal=causal)
     if not ranked:
         raise UserError("no tile config fits this device for these sizes")
     return ranked[0]
@@ -96,13 +102,15 @@ def export_config(c: Candidate) -> dict:
 
 def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
             dtype: str = "bf16", device="h100", shift=None, top: int | None = None,
-            forms=FORMS) -> list[Candidate]:
+            forms=FORMS, causal: str | None = None) -> list[Candidate]:
     """Ranked candidates (best first) for `source`: a function (traced, proven and its
     certificate checked, as `wirefuse report` does), a Term, or an s-expression in stream
     normal form.
 
     A function the prover cannot stream is ranked with its unfused form alone.  `shift`: the
     running-max term u (s-expression or Term) when `source` is a hand-written softmax-like form.
+    `causal`: the name of a boolean (i, j) mask argument that the kernel takes to be j ≤ i and
+    skips past (`export --causal`); a mask the function builds from positions is found alone.
 
     >>> from wirefuse.lowering.cost import SPHERICAL
     >>> c = explain(SPHERICAL, sizes=dict(b=1, h=16, i=4096, j=4096, d=128, e=128), top=1)[0]
@@ -154,7 +162,10 @@ def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
         check_dtype(dtype, spec)
         ranked = [unfused_candidate(term, check_sizes(term, sizes), dtype, spec)]
     else:
-        ranked = rank(sf, term, sizes, dtype, device, forms=forms)
+        if causal is not None:
+            from .cost import skips_causal
+            skips_causal(sf, causal, strict=True)
+        ranked = rank(sf, term, sizes, dtype, device, forms=forms, causal=causal)
     out = Ranking(ranked[:top] if top else ranked)
     out.note = note
     return out

@@ -46,6 +46,11 @@ FIT_RUN3 = ("fitted (least squares on log time, 0.50-0.55 best) to the six 3-sta
             "and softmax, of the third H100 run of bench/costmodel.py (generated kernels, triton "
             "3.6); that shape is calibration from then on and is not counted as held-out "
             "(docs/costmodel_run3.md)")
+FIT_RUN34 = ("fitted after run 4 (grid search, top-1 and Spearman) to the prefill points of the "
+             "third and fourth H100 runs of bench/costmodel.py that took >= 0.2 ms (generated "
+             "kernels, triton 3.6; 27 shapes x configs, in-sample: every shape's top-1 within 10 %% "
+             "of its best); the whole band %s fits as well; run 5 (docs/costmodel_run5.md) is the "
+             "held-out check")
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,11 @@ class Spec:
     fp32: Figure                 # non-tensor FP32 FLOP/s (an FMA counts 2)
     sfu: Figure                  # special-function ops/s (ex2, lg2, rsqrt, sin ...: MUFU)
     launch_s: Figure
-    exposed: Figure              # part of the FP32 + SFU time the tensor core does not hide
+    l2_latency_s: Figure         # a loop step's fixed latency when its tile is an L2 hit
+    exposed_fp32: Figure         # part of the FP32 time the tensor core does not hide
+    exposed_sfu: Figure          # part of the SFU (MUFU) time the tensor core does not hide
+    co_resident: Figure          # what is left exposed when a second program shares the SM
+    warpgroup_rows: Figure       # rows of the score tile per warpgroup (wgmma's M; 0: no wgmma)
     extra: dict = field(default_factory=dict)
 
     def rate(self, what: str) -> float:
@@ -112,7 +121,11 @@ class Spec:
                 "fp32": self.rate("fp32"), "sfu": self.rate("sfu"), "hbm": self.rate("hbm"),
                 "l2": self.rate("l2"), "loop_latency_s": self.loop_latency_s.best,
                 "program_stream_bytes_per_s": self.program_stream_bytes_per_s.best,
-                "launch_s": self.launch_s.best, "exposed": self.exposed.best}
+                "launch_s": self.launch_s.best, "l2_latency_s": self.l2_latency_s.best,
+                "l2_bytes": self.l2_bytes.best,
+                "exposed_fp32": self.exposed_fp32.best, "exposed_sfu": self.exposed_sfu.best,
+                "co_resident": self.co_resident.best,
+                "warpgroup_rows": self.warpgroup_rows.value}
 
     def datasheet_only(self) -> "Spec":
         """The same device with every measured figure dropped (the napkin's own numbers)."""
@@ -172,9 +185,16 @@ H100 = Spec(
     sfu=replace(_sfu(132, 1.83e9, "THEORY.md §5 quotes about 3.9 TFLOP/s of exponentials"),
                 measured=4.15e12, measured_how="tl.exp2 chains over 8.6M elements, " + RUN1),
     launch_s=Figure(4e-6, ESTIMATE, 4.3e-6, "median time of one tiny torch op, " + RUN1),
-    exposed=Figure(0.5, FIT_RUN3 + ": the fraction of a loop's FP32 + SFU time (instructions "
-                   "at the issue rate) that adds to max(tensor, L2) because a step's softmax "
-                   "phase depends on its contraction and Triton does not ping-pong warpgroups"),
+    l2_latency_s=Figure(0.4e-6, FIT_RUN34 % "0.2-0.4 us" + ": an L2 hit's latency plus the "
+                        "step's dependent chain (the HBM figure above is 0.95 us)"),
+    exposed_fp32=Figure(0.25, FIT_RUN34 % "0.1-0.25" + ": a step's softmax phase depends on its "
+                        "contraction and Triton does not ping-pong warpgroups; adds, compares "
+                        "and multiplies interleave with the wgmma issue and are mostly hidden"),
+    exposed_sfu=Figure(0.65, FIT_RUN34 % "0.5-0.8" + ": MUFU ops (exp2, rcp) run on 16 lanes "
+                       "per SM and are hidden least"),
+    co_resident=Figure(0.7, FIT_RUN34 % "0.5-0.7" + ": a second program on the SM does not wait "
+                       "at the first one's barriers, so its contractions fill part of the gap"),
+    warpgroup_rows=Figure(64, "PTX ISA, wgmma.mma_async: M = 64 per warpgroup (sm_90a)"),
 )
 
 H200 = Spec(
@@ -204,7 +224,11 @@ H200 = Spec(
     fp32=Figure(66.9e12, DATASHEET_H200),
     sfu=_sfu(132, 1.83e9, "same SM as H100"),
     launch_s=H100.launch_s,
-    exposed=H100.exposed,
+    l2_latency_s=H100.l2_latency_s,
+    exposed_fp32=H100.exposed_fp32,
+    exposed_sfu=H100.exposed_sfu,
+    co_resident=H100.co_resident,
+    warpgroup_rows=H100.warpgroup_rows,
 )
 
 A100 = Spec(
@@ -229,7 +253,11 @@ A100 = Spec(
     fp32=Figure(19.5e12, WHITEPAPER_A100),
     sfu=_sfu(108, 1.41e9, "A100 has no FP8 tensor cores"),
     launch_s=H100.launch_s,
-    exposed=Figure(0.5, "estimate, by analogy with the H100 fit (mma.sync, no wgmma)"),
+    l2_latency_s=Figure(0.4e-6, "estimate, by analogy with the H100 fit"),
+    exposed_fp32=Figure(0.25, "estimate, by analogy with the H100 fit (mma.sync, no wgmma)"),
+    exposed_sfu=Figure(0.65, "estimate, by analogy with the H100 fit"),
+    co_resident=Figure(0.7, "estimate, by analogy with the H100 fit"),
+    warpgroup_rows=Figure(0, "no wgmma on sm_80: mma.sync tiles of 16 rows per warp"),
 )
 
 DEVICES: dict[str, Spec] = {s.name: s for s in (A100, H100, H200)}

@@ -83,7 +83,7 @@ def test_attention_fused_bytes_count_rereads():
     want = 2 * (b * h * i * d + blocks * b * h * j * (d + e) + b * h * i * e)
     assert c.detail["bytes_to_smem"] == want
     # K and V are read once per query block: halving BLOCK_M doubles their traffic
-    c64 = fused_candidate(sf, term, ATT, "bf16", H100, dict(cfg, BLOCK_M=64))
+    c64 = fused_candidate(sf, term, ATT, "bf16", H100, dict(cfg, BLOCK_M=64, num_warps=4))
     assert c64.detail["bytes_to_smem"] - want == 2 * blocks * b * h * j * (d + e)
 
 
@@ -191,9 +191,69 @@ def test_rejects_what_does_not_fit():
     with pytest.raises(Rejected, match="SMEM"):
         fused_candidate(sf, term, ATT, "bf16", H100,
                         dict(BLOCK_M=256, BLOCK_N=256, num_warps=8, num_stages=4))
-    with pytest.raises(Rejected, match="registers"):
-        fused_candidate(sf, term, ATT, "bf16", H100,
+    with pytest.raises(Rejected, match="registers"):  # the A100 has no warpgroup rule
+        fused_candidate(sf, term, ATT, "bf16", get_device("a100"),
                         dict(BLOCK_M=256, BLOCK_N=128, num_warps=4, num_stages=1))
+
+
+@pytest.mark.parametrize("bm, warps, ok", [(64, 4, True), (64, 8, False), (128, 8, True),
+                                           (128, 4, False), (32, 4, True), (16, 4, True)])
+def test_hopper_gives_each_warpgroup_64_rows(bm, warps, ok):
+    """wgmma's M is 64 per warpgroup: BLOCK_M 64 takes 4 warps and 128 takes 8 on the H100
+    (other splits cut rows across warpgroups or stack two accumulators); below 64 rows the
+    kernel uses mma.sync and any warp count the registers allow.  The A100 has no such rule."""
+    sf, term = reference_form("softmax")
+    cfg = dict(BLOCK_M=bm, BLOCK_N=64, num_warps=warps, num_stages=3)
+    if ok:
+        fused_candidate(sf, term, ATT, "bf16", H100, cfg)
+    else:
+        with pytest.raises(Rejected, match="warpgroup"):
+            fused_candidate(sf, term, ATT, "bf16", H100, cfg)
+    fused_candidate(sf, term, ATT, "bf16", get_device("a100"), dict(cfg, BLOCK_N=32))
+
+
+def _visits_by_enumeration(rows, keys, bm, bn, chunk):
+    """The causal kernel's loop, walked: row block r, part p runs keys [p·chunk, hi) with hi =
+    min(p·chunk + chunk, keys, (r + 1)·BM), in blocks of BN."""
+    run = total = 0
+    for r in range(math.ceil(rows / bm)):
+        for lo in range(0, keys, chunk):
+            hi = min(lo + chunk, keys, (r + 1) * bm)
+            run += max(0, math.ceil((hi - lo) / bn))
+            total += math.ceil(chunk / bn)
+    return run / total
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 3000), bm=st.sampled_from([16, 32, 64, 128]),
+       bn=st.sampled_from([32, 64, 128]), parts=st.integers(1, 8))
+def test_causal_visits_walks_the_kernels_loop(n, bm, bn, parts):
+    from wirefuse.lowering.cost_core import causal_visits
+    chunk = math.ceil(math.ceil(n / parts) / bn) * bn
+    assert causal_visits(n, n, bm, bn, chunk) == pytest.approx(
+        _visits_by_enumeration(n, n, bm, bn, chunk))
+
+
+def test_causal_kernel_is_costed_for_the_blocks_it_runs():
+    """A causal softmax (mask built from positions, so the kernel skips the blocks past the
+    diagonal) does about half the tensor-core work of the full one at N = 16K, and is predicted
+    faster; forcing causal=False counts every block."""
+    from wirefuse.loading import load_function
+    from wirefuse.report import analyse_function
+    sz = dict(b=1, h=16, i=16384, j=16384, d=128, e=128)
+    cfg = dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
+    axes = "q: b h i d, k: b h j d, v: b h j e"
+    full = analyse_function(load_function("examples/attention.py:softmax"), axes, "j")
+    causal = analyse_function(load_function("examples/attention.py:causal_inline"), axes, "j")
+    c_full = fused_candidate(full.stream_form, full.term, sz, "bf16", H100, cfg)
+    c_causal = fused_candidate(causal.stream_form, causal.term, sz, "bf16", H100, cfg)
+    c_all = fused_candidate(causal.stream_form, causal.term, sz, "bf16", H100, cfg, causal=False)
+    blocks = 16384 // 128 * (16384 // 64)
+    run = sum(min(256, 2 * r + 2) for r in range(128))      # (r + 1)·128 keys in blocks of 64
+    ratio = c_causal.detail["flops_tensor"] / c_full.detail["flops_tensor"]
+    assert ratio == pytest.approx(run / blocks, rel=1e-6)
+    assert c_causal.predicted_s < 0.6 * c_full.predicted_s
+    assert c_all.detail["flops_tensor"] == pytest.approx(c_full.detail["flops_tensor"], rel=1e-6)
 
 
 def test_body_reducing_over_rows_keeps_rows_in_one_program():

@@ -137,3 +137,21 @@ def test_explain_needs_axes(tmp_path, capsys):
     f.write_text(ATT_PY)
     rc = main(["explain", f"{f}:spherical", "--sizes", SIZES])
     assert rc == 2 and "--axes" in capsys.readouterr()[1]
+
+
+def test_causal_mask_argument_is_costed_for_the_blocks_the_kernel_runs(capsys):
+    """`--causal MASK` (as `export --causal`): the kernel skips key blocks past the diagonal,
+    so the same function is predicted to do about half the tensor-core work at 8K; a MASK that
+    is not a boolean (i, j) argument is a one-line error."""
+    base = ["explain", "examples/attention.py:causal", "--axes",
+            "q: b h i d, k: b h j d, v: b h j e, mask: i j", "--sizes",
+            "b=1,h=16,i=8192,j=8192,d=128,e=128", "--json", "--top", "1"]
+    assert main(base) == 0
+    full = json.loads(capsys.readouterr().out)["candidates"][0]
+    assert main(base + ["--causal", "mask"]) == 0
+    causal = json.loads(capsys.readouterr().out)["candidates"][0]
+    assert causal["breakdown_ms"]["tensor"] < 0.6 * full["breakdown_ms"]["tensor"]
+    assert causal["predicted_ms"] < 0.7 * full["predicted_ms"]
+    assert main(base + ["--causal", "k"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wirefuse: error:") and "causal" in err and "\n" not in err

@@ -3,15 +3,14 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (pow (div (exp (sub (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) (max@j (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))))) (sum@j (exp (sub (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) (max@j (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))))))) 2.0) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 18 rewrite step(s), sha256 3ba38eace5c8cb9a
+Certificate: wirefuse-certificate/1, 22 rewrite step(s), sha256 ba14f6773b545e9b
 
 Stream form (as proven):
     streamed along j
-      state m = max@j (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))
-      state z = sum@j (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5)))
-      state o = sum@j (mul (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))) (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))) v[b,h,j,e])
-      tail  (layout@b,h,i,e (mul (exp (mul $m[b,h,i] 2.0)) (exp (neg $m[b,h,i])) (exp (neg $m[b,h,i])) (pow $z[b,h,i] -2.0) $o[b,h,i,e]))
-      shift (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))
+      state z = sum@j (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)))
+      state o = sum@j (mul (exp (mul (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)) 2.0)) v[b,h,j,e])
+      tail  (layout@b,h,i,e (mul (pow $z[b,h,i] -2.0) $o[b,h,i,e]))
+      shift none (no rescaling)
 
 Tail as computed (sympy-cancelled): (div $o[b,h,i,e] (square $z[b,h,i]))
 """
@@ -106,7 +105,6 @@ def _stream_kernel(
     # state (fp32), initialised to each monoid's identity
     acc_z = tl.full([BLOCK_M], 0.0, tl.float32)
     acc_o = tl.full([BLOCK_M, BLOCK_E], 0.0, tl.float32)
-    run_max = tl.full([BLOCK_M], float("-inf"), tl.float32)  # M = max_j u so far
     lo = pid_p * n_split
     hi = tl.minimum(lo + n_split, sz_j)
     # full key blocks first (no key mask), then the last, partial block (masked)
@@ -116,19 +114,15 @@ def _stream_kernel(
         b0_0 = tl.load(k_ptr + gi_b * k_s_b + gi_h * k_s_h + ix_j[None, :] * k_s_j + ix_d[:, None] * k_s_d, mask=ok_d[:, None], other=0)
         s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
         f0 = tl.sqrt((sz_d * 1.0))
-        f1 = s0 * (1.4426950408889634 / f0)
-        u = f1
-        m_new = tl.maximum(run_max, tl.max(u, 1))
-        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # no −∞ − (−∞)
-        alpha = tl.exp2(run_max - m_safe)
-        e_u = tl.exp2(u - m_safe[:, None])  # e^u rescaled by e^(−M)
-        run_max = m_new
-        w_z = e_u
-        acc_z = acc_z * alpha + tl.sum(w_z, 1)
-        f2 = e_u * e_u
-        w_o = f2
+        f1 = s0 * (1.0 / f0)
+        f2 = tl.exp(f1)
+        w_z = f2
+        acc_z = acc_z + tl.sum(w_z, 1)
+        f3 = f1 * 2.0
+        f4 = tl.exp(f3)
+        w_o = f4
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
-        acc_o = acc_o * (alpha * alpha)[:, None] + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
+        acc_o = acc_o + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
     if hi_full < hi:
         start = hi_full
         ix_j = start + tl.arange(0, BLOCK_N)
@@ -136,24 +130,19 @@ def _stream_kernel(
         b0_0 = tl.load(k_ptr + gi_b * k_s_b + gi_h * k_s_h + ix_j[None, :] * k_s_j + ix_d[:, None] * k_s_d, mask=ok_j[None, :] & ok_d[:, None], other=0)
         s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
         f0 = tl.sqrt((sz_d * 1.0))
-        f1 = s0 * (1.4426950408889634 / f0)
-        u = tl.where(ok_j[None, :], f1, float("-inf"))
-        m_new = tl.maximum(run_max, tl.max(u, 1))
-        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # no −∞ − (−∞)
-        alpha = tl.exp2(run_max - m_safe)
-        e_u = tl.exp2(u - m_safe[:, None])  # e^u rescaled by e^(−M)
-        run_max = m_new
-        w_z = tl.where(ok_j[None, :], e_u, 0.0)
-        acc_z = acc_z * alpha + tl.sum(w_z, 1)
-        f2 = e_u * e_u
-        w_o = tl.where(ok_j[None, :], f2, 0.0)
+        f1 = s0 * (1.0 / f0)
+        f2 = tl.exp(f1)
+        w_z = tl.where(ok_j[None, :], f2, 0.0)
+        acc_z = acc_z + tl.sum(w_z, 1)
+        f3 = f1 * 2.0
+        f4 = tl.exp(f3)
+        w_o = tl.where(ok_j[None, :], f4, 0.0)
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_j[:, None] & ok_e[None, :], other=0)
-        acc_o = acc_o * (alpha * alpha)[:, None] + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
+        acc_o = acc_o + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
     if SPLIT:  # partial states for _combine_kernel: [P, |G|, |i|(, |e|)] fp32
         base = (pid_p * tl.num_programs(1) + pid_g) * sz_i
         tl.store(st_z_ptr + base + ix_i, acc_z, mask=ok_i)
         tl.store(st_o_ptr + (base + ix_i[:, None]) * BLOCK_E + ix_e[None, :], acc_o, mask=ok_i[:, None])
-        tl.store(st_max_ptr + base + ix_i, run_max, mask=ok_i)
     else:
         t0 = acc_z[:, None] * acc_z[:, None]
         t1 = acc_o / t0
@@ -199,18 +188,12 @@ def _combine_kernel(
     ix_e = tl.arange(0, BLOCK_E)
     ok_e = ix_e < sz_e
     n_g = tl.num_programs(1)
-    big = tl.full([BLOCK_M], float("-inf"), tl.float32)
-    for p in range(N_PARTS):  # M = max_p m_p
-        big = tl.maximum(big, tl.load(st_max_ptr + (p * n_g + pid_g) * sz_i + ix_i, mask=ok_i, other=float("-inf")))
-    m_safe = tl.where(big == float("-inf"), 0.0, big)
     acc_z = tl.full([BLOCK_M], 0.0, tl.float32)
     acc_o = tl.full([BLOCK_M, BLOCK_E], 0.0, tl.float32)
     for p in range(N_PARTS):
         base = (p * n_g + pid_g) * sz_i
-        m_p = tl.load(st_max_ptr + base + ix_i, mask=ok_i, other=float("-inf"))
-        beta = tl.exp2(m_p - m_safe)  # the part's scale relative to the global max
-        acc_z = acc_z + tl.load(st_z_ptr + base + ix_i, mask=ok_i, other=0.0) * (beta)
-        acc_o = acc_o + tl.load(st_o_ptr + (base + ix_i[:, None]) * BLOCK_E + ix_e[None, :], mask=ok_i[:, None], other=0.0) * (beta * beta)[:, None]
+        acc_z = acc_z + tl.load(st_z_ptr + base + ix_i, mask=ok_i, other=0.0)
+        acc_o = acc_o + tl.load(st_o_ptr + (base + ix_i[:, None]) * BLOCK_E + ix_e[None, :], mask=ok_i[:, None], other=0.0)
     t0 = acc_z[:, None] * acc_z[:, None]
     t1 = acc_o / t0
     res = t1 + tl.zeros([BLOCK_M, BLOCK_E], tl.float32)
@@ -229,7 +212,7 @@ def _launch(t, sz, out, cfg):
     dev = out.device
     prec = 'ieee' if out.dtype == torch.float32 else 'tf32'
     states = [torch.empty((parts, n_g, sz['i']), device=dev, dtype=torch.float32) if parts > 1 else out, torch.empty((parts, n_g, sz['i'], blocks['BLOCK_E']), device=dev, dtype=torch.float32) if parts > 1 else out]
-    st_max = torch.empty((parts, n_g, sz['i']), device=dev, dtype=torch.float32) if parts > 1 else out
+    st_max = out
     ins = [t['k'], *t['k'].stride(), t['q'], *t['q'].stride(), t['v'], *t['v'].stride()]
     grid = (triton.cdiv(sz['i'], bm), n_g, parts)
     _stream_kernel[grid](*ins, out, *out.stride(), *states, st_max, chunk if parts > 1 else max(n_j, 1), sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])
@@ -413,14 +396,44 @@ def padded(p: dict, sizes: dict, bm: int, bn: int, chunk: int) -> dict:
     return s
 
 
+def causal_visits(rows: int, keys: int, bm: int, bn: int, chunk: int) -> float:
+    """The share of (row block, key block) steps a causal kernel runs: the program of row block
+    r and the part starting at key s·chunk stops at key min(s·chunk + chunk, (r + 1)·BM), the
+    blocks past it being all masked (j > i), and runs whole key blocks up to there.
+
+    >>> causal_visits(256, 256, 64, 64, 256)   # 1 + 2 + 3 + 4 of 4 × 4 blocks
+    0.625
+    >>> causal_visits(1, 4096, 16, 64, 4096)   # one query row: only its own block
+    0.015625
+    """
+    per_part = math.ceil(chunk / bn)
+    parts = math.ceil(keys / chunk)
+    row_blocks = math.ceil(rows / bm)
+    key = (rows, keys, bm, bn, chunk)
+    if key not in _CAUSAL:
+        done = 0
+        for r in range(row_blocks):
+            end = min(keys, (r + 1) * bm)
+            whole = end // chunk
+            done += whole * per_part + math.ceil((end - whole * chunk) / bn)
+        if len(_CAUSAL) > 4096:
+            _CAUSAL.clear()
+        _CAUSAL[key] = done / (row_blocks * parts * per_part)
+    return _CAUSAL[key]
+
+
+_CAUSAL: dict = {}
+
+
 def residency(p: dict, sizes: dict, config: dict, elt: int) -> dict:
     """SMEM bytes and registers per thread of one fused program (Triton-style software pipeline).
 
     SMEM: each streamed input's tile (BLOCK_N keys × its other non-batch axes) is buffered
     `num_stages` times; each other input's tile (BLOCK_M rows) is loaded once.  Registers (fp32):
     every state component's accumulator (BLOCK_M × its value axes), the BLOCK_M × BLOCK_N score
-    tile in fp32 and once more in the input dtype for the second contraction, the row tiles of
-    the non-streamed inputs (live across the loop), plus ~40 for addresses and loop state."""
+    tile in fp32 and once more in the input dtype for the second contraction, plus ~40 for
+    addresses and loop state.  The row-tile inputs (q) hold no registers across the loop: they
+    are loaded once into SMEM (counted there), where the tensor core reads its A operand."""
     bm, bn = config["BLOCK_M"], config["BLOCK_N"]
     stages, warps = config["num_stages"], config["num_warps"]
     stream, rows, batch = p["stream"], p["rows"], p["batch"]
@@ -437,9 +450,7 @@ def residency(p: dict, sizes: dict, config: dict, elt: int) -> dict:
     for axes in p["states"]:
         acc += tile([a for a in axes if a not in batch])
     scores = bm * bn
-    # the row-tile inputs (q) are loaded once and stay live across the whole loop
-    held = sum(tile(axes) for axes in p["inputs"].values() if stream not in axes)
-    regs_total = acc + scores + scores * elt / 4 + held * elt / 4
+    regs_total = acc + scores + scores * elt / 4
     regs = math.ceil(regs_total / (32 * warps)) + 40
     return {"smem_bytes": int(smem), "regs_per_thread": int(regs)}
 
@@ -479,6 +490,15 @@ def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
     if res["smem_bytes"] > spec["smem_per_block"]:
         raise Rejected(f"needs {res['smem_bytes']} B of SMEM per block; {spec['name']} gives "
                        f"{spec['smem_per_block']}")
+    wg_rows = spec.get("warpgroup_rows", 0)
+    if wg_rows and bm >= wg_rows and config["num_warps"] != 4 * bm // wg_rows:
+        # wgmma gives each warpgroup (4 warps) 64 rows of the score tile; any other split puts
+        # two accumulator tiles on one warpgroup's registers (BLOCK_M 128, 4 warps) or cuts each
+        # row across warpgroups, so every row reduction and the P operand go through SMEM
+        # (BLOCK_M 64, 8 warps: measured 1.6x slower, docs/costmodel_run3.md)
+        raise Rejected(f"BLOCK_M={bm} takes {4 * bm // wg_rows} warps on {spec['name']} (one "
+                       f"warpgroup per {wg_rows} rows of the score tile), not "
+                       f"{config['num_warps']}")
     if res["regs_per_thread"] > 255:
         raise Rejected(f"needs {res['regs_per_thread']} registers per thread (255 at most)")
     occ = occupancy(spec, res["smem_bytes"], res["regs_per_thread"], config["num_warps"])
@@ -529,26 +549,37 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.
     pad = padded(p, sizes, bm, bn, chunk)
     pad[stream] = pad[stream] * splits
-    w_tensor, w_fp32, w_sfu = counts(p["work"], pad)
-    blocks = pad[stream] / bn          # key blocks, all splits together
+    # Causal (the kernel skips key blocks past the diagonal): the loop's work, its tile loads
+    # and its steps shrink to the share of blocks visited; the diagonal blocks also compute the
+    # mask from indices (a compare and a select per score).
+    visited = 1.0
+    if p.get("causal"):
+        visited = causal_visits(int(volume(p["rows"], sizes)), n, bm, bn, chunk)
+    loop = [w for w in p["work"] if stream in w[0]]
+    w_tensor, w_fp32, w_sfu = (a * visited + b for a, b in zip(
+        counts(loop, pad), counts([w for w in p["work"] if stream not in w[0]], pad)))
+    blocks = pad[stream] / bn * visited          # key blocks run, all splits together
     rows = volume(list(p["batch"]) + list(p["rows"]), pad)
     # Per row and key block: each state that is one value per row (a sum over the keys, not a
     # contraction) reduces the score tile across the quad; so does the running max.
     scalar = [axes for axes in p["states"] if all(a in p["batch"] or a in p["rows"] for a in axes)]
     reductions = len(scalar) + (p["shift"] is not None)
     w_fp32 += blocks * rows * QUAD * 2 * SHUFFLE_ROUNDS * reductions
+    if p.get("causal"):
+        w_fp32 += 2 * f["groups"] * row_blocks * max(1, bm // bn) * bm * bn
     if p["shift"] is not None:
         # running max: max and subtract per element of u; per key block, rescale every
         # accumulator by exp(m_old - m_new) (one multiply per state element) and update the
         # row's max (max, test for -inf, select, subtract, one exp2) on each thread of its quad.
-        u = volume(p["shift"], pad)
+        u = volume(p["shift"], pad) * (visited if stream in p["shift"] else 1.0)
         state = sum(volume(axes, pad) for axes in p["states"])
         w_fp32 += 2 * u + blocks * state + blocks * rows * QUAD * 4
         w_sfu += blocks * rows * QUAD
     tensor_rate = spec["tensor"][dtype] * (1.0 if bm >= 64 else 0.5)  # mma.sync below wgmma M
     # Bytes: inputs without the stream axis are read once per split; L2 absorbs re-reads by
     # programs resident together.
-    loads = {x: v * splits if stream not in inputs[x] else v for x, v in f["loads"].items()}
+    loads = {x: v * splits if stream not in inputs[x] else v * visited
+             for x, v in f["loads"].items()}
     unique = f["unique"]
     slots = spec["sms"] * occ
     waves = math.ceil(programs / slots)
@@ -575,18 +606,31 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     # tiles in flight one step costs (L + tile/B) / max(1, stages-1): few programs cannot fill
     # HBM (decoding, unsplit).  Plus one L for the first loads and one for the final store; the
     # combine kernel of a split walks the p partial states one after another.
+    # The first wave fetches its key tiles from HBM.  A later wave re-reads tiles (prefill: every
+    # query block reads all of K and V) that are still in L2 if the groups one wave walks fit
+    # there, and then waits for the L2's latency instead of the HBM's.
     lat, stream_bw = spec["loop_latency_s"], spec["program_stream_bytes_per_s"]
     steps = math.ceil(chunk / bn)
-    step_s = (lat + f["key_tile"] / stream_bw) / max(1, stages - 1)
-    t["latency"] = waves * (steps * step_s + 2 * lat)
+    fill = max(1, stages - 1)
+    walked = min(f["groups"], math.ceil(slots / (row_blocks * splits))) * f["key_tile"] / bn * n
+    later = spec["l2_latency_s"] if row_blocks > 1 and walked <= spec["l2_bytes"] else lat
+    # a causal grid's longest program still walks every block of its part
+    runs = max(waves * visited, 1.0)
+    walk = lat + (runs - 1) * later + runs * f["key_tile"] / stream_bw
+    t["latency"] = steps * walk / fill + waves * 2 * lat
     if splits > 1:  # the combine walks the p partial states one after another
         t["combine"] = max((partial + out_elems * elt) / spec["hbm"], splits * lat)
     # Chain: the tensor core works on tiles as fast as L2 delivers them (the larger of the
     # two); the CUDA-core phases of a step (FP32, SFU) depend on its contraction and feed the
     # next, and the warpgroups of an SM hide only part of them behind the tensor core: the
-    # fraction `exposed` of their time adds (hardware.py says where it was fitted).
-    t["chain"] = max(t["tensor"], t["l2"]) + spec["exposed"] * (t["fp32"] + t["sfu"])
-    if stages < 2:  # no software pipelining: each step waits for its own loads
+    # fractions `exposed_fp32` and `exposed_sfu` of their time add (MUFU ops serialise on 16
+    # lanes per SM and are hidden least).  Warpgroups of one program wait for each other at
+    # every step; a second program on the SM does not, and hides a further part of them
+    # (`co_resident`: the factor left exposed).  hardware.py says where these were fitted.
+    exposed = spec["co_resident"] if c_eff >= 2 else 1.0
+    t["chain"] = max(t["tensor"], t["l2"]) + exposed * (
+        spec["exposed_fp32"] * t["fp32"] + spec["exposed_sfu"] * t["sfu"])
+    if stages < 3:  # at most one tile in flight: a step waits for most of its loads
         t["chain"] += t["latency"]
     t["launch"] = spec["launch_s"] * (2 if splits > 1 else 1)
     detail = {"bytes_hbm": hbm + (partial + out_elems * elt if splits > 1 else 0),
@@ -665,15 +709,16 @@ PROFILE = {'stream': 'j',
  'batch': ('b', 'h'),
  'inputs': {'q': ('b', 'h', 'i', 'd'), 'k': ('b', 'h', 'j', 'd'), 'v': ('b', 'h', 'j', 'e')},
  'out_axes': ('b', 'h', 'i', 'e'),
- 'states': [('b', 'h', 'i'), ('b', 'h', 'i'), ('b', 'h', 'i', 'e')],
- 'shift': ('b', 'h', 'j', 'i'),
+ 'states': [('b', 'h', 'i'), ('b', 'h', 'i', 'e')],
+ 'shift': None,
  'across': None,
+ 'causal': False,
  'work': [[('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
-          [(), 0, 0, 2],
-          [('b', 'h', 'i', 'j'), 0, 3, 1],
-          [('b', 'e', 'h', 'i', 'j'), 2, 1, 0],
-          [('b', 'h', 'i'), 0, 2, 4],
-          [('b', 'e', 'h', 'i'), 0, 4, 0]]}
+          [(), 0, 0, 1],
+          [('b', 'h', 'i', 'j'), 0, 3, 2],
+          [('b', 'e', 'h', 'i', 'j'), 2, 0, 0],
+          [('b', 'h', 'i'), 0, 0, 2],
+          [('b', 'e', 'h', 'i'), 0, 1, 0]]}
 DEVICES = {'a100': {'name': 'a100',
           'sms': 108,
           'smem_per_sm': 167936,
@@ -691,7 +736,12 @@ DEVICES = {'a100': {'name': 'a100',
           'loop_latency_s': 1e-06,
           'program_stream_bytes_per_s': 70000000000.0,
           'launch_s': 4.3e-06,
-          'exposed': 0.5},
+          'l2_latency_s': 4e-07,
+          'l2_bytes': 41943040,
+          'exposed_fp32': 0.25,
+          'exposed_sfu': 0.65,
+          'co_resident': 0.7,
+          'warpgroup_rows': 0},
  'h100': {'name': 'h100',
           'sms': 132,
           'smem_per_sm': 233472,
@@ -710,7 +760,12 @@ DEVICES = {'a100': {'name': 'a100',
           'loop_latency_s': 9.5e-07,
           'program_stream_bytes_per_s': 88000000000.0,
           'launch_s': 4.3e-06,
-          'exposed': 0.5},
+          'l2_latency_s': 4e-07,
+          'l2_bytes': 52428800,
+          'exposed_fp32': 0.25,
+          'exposed_sfu': 0.65,
+          'co_resident': 0.7,
+          'warpgroup_rows': 64},
  'h200': {'name': 'h200',
           'sms': 132,
           'smem_per_sm': 233472,
@@ -729,7 +784,12 @@ DEVICES = {'a100': {'name': 'a100',
           'loop_latency_s': 9.5e-07,
           'program_stream_bytes_per_s': 88000000000.0,
           'launch_s': 4.3e-06,
-          'exposed': 0.5}}
+          'l2_latency_s': 4e-07,
+          'l2_bytes': 62914560,
+          'exposed_fp32': 0.25,
+          'exposed_sfu': 0.65,
+          'co_resident': 0.7,
+          'warpgroup_rows': 64}}
 SPLITS = (1, 2, 4, 8, 16, 32, 64)
 _DTYPES = {torch.bfloat16: ("bf16", 2), torch.float16: ("fp16", 2), torch.float32: ("fp32", 4)}
 _KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warps"),
@@ -842,8 +902,9 @@ def _smaller(cfg):
         return dict(cfg, num_stages=cfg["num_stages"] - 1)
     if cfg["block_n"] > 16:
         return dict(cfg, block_n=cfg["block_n"] // 2, num_stages=2)
-    if cfg["block_m"] > 16:
-        return dict(cfg, block_m=cfg["block_m"] // 2, num_stages=2)
+    if cfg["block_m"] > 16:  # one warpgroup per 64 rows, as the cost model assumes
+        bm = cfg["block_m"] // 2
+        return dict(cfg, block_m=bm, num_warps=max(4, bm // 16), num_stages=2)
     return None
 
 

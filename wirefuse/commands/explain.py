@@ -3,6 +3,7 @@ by the napkin cost model (lowering/cost.py), with the binding resource and a per
 
     wirefuse explain FILE.py:FUNC --axes "q: b h i d, k: b h j d, v: b h j e" --stream j \\
         --sizes b=1,h=16,i=1,j=65536,d=128,e=128 --dtype bf16 --device h100 [--json] [--top K]
+        [--causal MASK]
     wirefuse explain --term "(div (sum@j ...) ...)" --stream j --sizes ...   # a normal form
 """
 from __future__ import annotations
@@ -26,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--sizes", required=True, help="axis=N,... for every axis of the term")
     p.add_argument("--dtype", default="bf16", help="bf16 | fp16 | fp8 | tf32 | fp32")
     p.add_argument("--device", default="h100", help="h100 | h200 | a100")
+    p.add_argument("--causal", metavar="MASK", help="the boolean (i, j) mask argument MASK is "
+                   "j <= i: count only the key blocks the kernel runs (as export --causal)")
     p.add_argument("--top", type=int, default=10, help="how many candidates to show (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
@@ -45,7 +48,8 @@ def run(args) -> int:
     else:
         raise UserError("give FILE.py:FUNC or --term SEXPR")
     ranked = explain_api(source, axes=args.axes, stream=args.stream, sizes=sizes,
-                         dtype=args.dtype, device=args.device, shift=args.shift)
+                         dtype=args.dtype, device=args.device, shift=args.shift,
+                         causal=args.causal)
     shown = ranked[:args.top]
     if getattr(ranked, "note", ""):
         print(f"wirefuse: note: {ranked.note}", file=sys.stderr)
