@@ -8,15 +8,19 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4`) writes bench/costmodel_plan_run3.json
-(`_run4.json`) instead: a held-out plan of generated kernels only, on shapes no earlier run
-timed (RUN3, RUN4 below); run it with `measure --plan bench/costmodel_plan_run3.json`.
+over the whole search space.  `plan --set run3` (`run4`, `run5`) writes
+bench/costmodel_plan_run3.json (`_run4.json`, `_run5.json`) instead: a held-out plan of generated
+kernels only, on shapes no earlier run timed (RUN3, RUN4, RUN5 below); run it with
+`measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
 measures the device figures alone (for lowering/hardware.py's measured column).  `measure`
 checks each kernel against a float64 reference (on a shape cut down to at most 512 queries ×
-8192 keys), then times it with triton's do_bench (median), and measures the device's HBM
-copy bandwidth, dense bf16 matmul rate, exp throughput and launch overhead.  `report`
+8192 keys), then times it with triton's do_bench (median) of the eager call or, with
+`measure --graph` (the default for a plan that says "timing": "graph", as run 5's does), of
+a CUDA graph replaying the kernel K times (GPU time, without Python's per-call host time,
+which an eager kernel under ~0.2 ms measures instead), and measures the device's HBM copy
+bandwidth, dense bf16 matmul rate, exp throughput and launch overhead.  `report`
 computes Spearman's rank correlation of predicted vs measured times, per shape whether the
 model's top-1 measures within 10% of the best, and writes the
 table, an SVG scatter plot (and a PNG when matplotlib is importable: run `report` with a
@@ -98,6 +102,27 @@ RUN4_VARIANTS = {"spherical": tuple(RUN4), "softmax": tuple(RUN4),
                  "sigmoid": ("prefill-5k-h16", "decode-48k-b2")}
 RUN4_PLAN = os.path.join(HERE, "costmodel_plan_run4.json")
 
+# Run 5: shapes none of runs 1-4 timed, for the model as changed after run 4, timed as CUDA-graph
+# replays (GPU time, not the host's per-call time; see _graph_ms).  Adds a causal kernel:
+# examples/attention.py's causal_inline builds the j <= i mask from positions, so its kernel
+# skips the key blocks past the diagonal (b = 1, h = 16, N = 8K is run 2's non-causal prefill-8k).
+RUN5 = {
+    "prefill-7k-b2": dict(b=2, h=16, i=7168, j=7168, d=D, e=E),
+    "prefill-3.5k-h32": dict(b=1, h=32, i=3584, j=3584, d=D, e=E),
+    "prefill-14k-b4-d64": dict(b=4, h=4, i=14336, j=14336, d=64, e=64),
+    "prefill-1.5k-b2": dict(b=2, h=8, i=1536, j=1536, d=D, e=E),
+    "causal-8k-h16": dict(b=1, h=16, i=8192, j=8192, d=D, e=E),
+    "causal-12k-b2": dict(b=2, h=8, i=12288, j=12288, d=D, e=E),
+    "decode-40k-h8": dict(b=1, h=8, i=1, j=40960, d=D, e=E),
+    "decode-80k-b2": dict(b=2, h=8, i=1, j=81920, d=D, e=E),
+    "decode-28k-h24": dict(b=1, h=24, i=1, j=28672, d=D, e=E),
+}
+_RUN5_FULL = tuple(s for s in RUN5 if not s.startswith("causal"))
+RUN5_VARIANTS = {"spherical": _RUN5_FULL, "softmax": _RUN5_FULL,
+                 "sigmoid": ("prefill-7k-b2", "prefill-1.5k-b2", "decode-80k-b2"),
+                 "causal_inline": ("causal-8k-h16", "causal-12k-b2")}
+RUN5_PLAN = os.path.join(HERE, "costmodel_plan_run5.json")
+
 
 def heuristic(sizes: dict, sms: int = 132) -> tuple[int, dict]:
     """(splits, config) that exported modules chose for bf16 on a GPU before the cost model
@@ -149,15 +174,38 @@ def _grid_run4(ranked, sizes: dict) -> list[tuple]:
             ("spread", "fused", 1, _cfg(128, 64, 8, 3)), ("spread", "fused", 1, _cfg(64, 32, 4, 3))]
 
 
+def _grid_run5(ranked, sizes: dict) -> list[tuple]:
+    """Run 5's points for one shape: decoding as runs 3 and 4; prefill (causal too), the
+    model's top-1, its best with another BLOCK_M and its best with another BLOCK_N than the
+    top-1 (how far down the ranking the next tile shape is, in both directions), the
+    heuristic, and a fixed spread of four tiles that runs 2-4 found near the best."""
+    if sizes["i"] == 1:
+        return _grid_run3(ranked, sizes)
+    top = ranked[0]
+    pts = [("model-top1", top.form, top.splits, top.config)]
+    for role, field in (("model-other-block-m", "BLOCK_M"), ("model-other-block-n", "BLOCK_N")):
+        other = next((c for c in ranked if c.config[field] != top.config[field]), None)
+        if other is not None:  # none when the device accepts a single tile size
+            pts.append((role, other.form, other.splits, other.config))
+    p_h, cfg_h = heuristic(sizes)
+    pts.append(("heuristic", "split" if p_h > 1 else "fused", p_h, cfg_h))
+    return pts + [("spread", "fused", 1, _cfg(*c)) for c in
+                  ((128, 64, 8, 3), (64, 64, 4, 3), (64, 32, 4, 3), (128, 128, 8, 3))]
+
+
 HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid)
     "run3": (RUN3, RUN3_VARIANTS, RUN3_REPEATS, RUN3_PLAN, _grid_run3),
     "run4": (RUN4, RUN4_VARIANTS, set(), RUN4_PLAN, _grid_run4),
+    "run5": (RUN5, RUN5_VARIANTS, set(), RUN5_PLAN, _grid_run5),
 }
+# Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
+GRAPH_TIMED = {"run5"}
 
 
 def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
-    """Run 3's or run 4's points: generated kernels only (proven from examples/attention.py,
-    written to bench/generated_cm/), on that run's shapes, with predictions frozen now."""
+    """A held-out run's points (HELD_OUT_SETS: runs 3, 4, 5): generated kernels only (proven
+    from examples/attention.py, written to bench/generated_cm/), on that run's shapes, with
+    predictions frozen now."""
     from wirefuse.lowering.cost import Rejected, fused_candidate
     from wirefuse.lowering.cost_search import rank
     from wirefuse.lowering.hardware import get_device
@@ -306,7 +354,7 @@ def recost(doc: dict, device: str, dtype: str) -> dict:
     from wirefuse.lowering.hardware import get_device
     from wirefuse.rewrite.sexpr import parse
     spec = get_device(device)
-    sizes_of = {**SHAPES, **RUN3, **RUN4}
+    sizes_of = {**SHAPES, **RUN3, **RUN4, **RUN5}
     if "points" in doc:
         old = doc["points"]
     else:  # a measured file: rebuild the plan's fields (run 1: hand kernels and eager torch)
@@ -347,7 +395,7 @@ def recost(doc: dict, device: str, dtype: str) -> dict:
         print(f"rejected now: {r['kernel']} {r['variant']} {r['shape']} p={r['splits']} "
               f"{r['config']}: {r['reason']}", file=sys.stderr)
     return {"recost_of": doc.get("set", "plan" if "points" in doc else "measured"),
-            **{k: doc[k] for k in ("set", "do_bench") if k in doc},
+            **{k: doc[k] for k in ("set", "do_bench", "timing") if k in doc},
             "points": points, "rejected": rejected}
 
 
@@ -442,39 +490,88 @@ def _wall(fn, calls: int = 300) -> float:
     return (time.perf_counter() - t0) / calls
 
 
+GRAPH_WORK_MS = 2.0    # GPU work captured per graph: a replay's own launch is noise against it
+GRAPH_MAX_CALLS = 50
+
+
+def _graph_ms(fn, warmup: int, rep: int) -> tuple[float, dict]:
+    """GPU time per call of `fn` (ms) and how it was timed.  do_bench of an eager call times
+    whichever is longer, the GPU's work or the host's per-call time (100-200 µs for a generated
+    module's Python), so kernels under ~0.2 ms measure the host.  Here K calls are captured in
+    one CUDA graph and do_bench (median) of its replay is divided by K; K gives the graph about
+    GRAPH_WORK_MS of work (1 to GRAPH_MAX_CALLS), estimated from one warm eager call timed with
+    CUDA events (host gaps included, so K errs low; the replay is timed on the GPU anyway).
+    If the warm-up or capture fails: do_bench of the eager call, marked "eager" with the error."""
+    import torch
+    from triton.testing import do_bench
+    try:
+        side = torch.cuda.Stream()  # warm-up off the capture stream: compiles, allocator pools
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        one_ms = start.elapsed_time(end)
+        calls = max(1, min(GRAPH_MAX_CALLS, math.ceil(GRAPH_WORK_MS / max(one_ms, 1e-3))))
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(calls):
+                fn()
+        ms = do_bench(graph.replay, warmup=warmup, rep=rep, return_mode="median") / calls
+        return ms, {"timing": "graph", "graph_calls": calls}
+    except Exception as e:  # noqa: BLE001 - any capture failure falls back, recorded
+        err = f"{type(e).__name__}: {e}"[:300]
+    torch.cuda.synchronize()
+    ms = do_bench(fn, warmup=warmup, rep=rep, return_mode="median")
+    return ms, {"timing": "eager", "graph_error": err}
+
+
 def _host_floor(generated: dict) -> dict:
     """Per-call host floor of each generated module, on a tiny decoding shape (1 query, 256
     keys, D = 128): wall time per call with the config the module chooses itself (cached after
     the first call), unsplit, and split in 4; plus the module's first-call choice time (the
-    cost model's ranking, once per new shape)."""
+    cost model's ranking, once per new shape).  A module that fails here gets {"error": ...}:
+    the points are what the run is for."""
     import torch
     g = torch.Generator(device="cuda").manual_seed(2)
     mk = lambda n: torch.randn(1, 1, n, D, device="cuda", dtype=torch.bfloat16, generator=g)
     q, k, v = mk(1), mk(256), mk(256)
     out = {}
     for variant, mod in generated.items():
-        fn = getattr(mod, variant)
-        rec = {}
-        for label, cfg in (("auto", {}), ("p1", dict(block_m=16, block_n=64, num_warps=4,
-                                                      num_stages=2, splits=1)),
-                           ("p4", dict(block_m=16, block_n=64, num_warps=4, num_stages=2,
-                                       splits=4))):
-            mod.CONFIG = dict(dict.fromkeys(mod.CONFIG), **cfg)
-            mod._configs.clear()
-            t0 = time.perf_counter()
-            fn(q, k, v)
-            torch.cuda.synchronize()
-            rec[f"{label}_first_call_s"] = time.perf_counter() - t0
-            rec[f"{label}_wall_s"] = _wall(lambda: fn(q, k, v))
-        sz = dict(b=1, h=1, i=1, j=256, d=D, e=D)
-        mod.CONFIG = dict.fromkeys(mod.CONFIG)
-        t0 = time.perf_counter()
-        mod.choose(sz, torch.bfloat16, torch.cuda.get_device_name())
-        rec["choose_s"] = time.perf_counter() - t0
-        out[variant] = rec
+        try:
+            out[variant] = _host_floor_one(mod, getattr(mod, variant), q, k, v)
+        except Exception as e:  # noqa: BLE001 - recorded, the run goes on
+            out[variant] = {"error": f"{type(e).__name__}: {e}"[:300]}
     t = torch.empty(1, device="cuda")
     out["torch_add_wall_s"] = _wall(lambda: t.add_(1))
     return out
+
+
+def _host_floor_one(mod, fn, q, k, v) -> dict:
+    import torch
+    rec = {}
+    for label, cfg in (("auto", {}), ("p1", dict(block_m=16, block_n=64, num_warps=4,
+                                                  num_stages=2, splits=1)),
+                       ("p4", dict(block_m=16, block_n=64, num_warps=4, num_stages=2,
+                                   splits=4))):
+        mod.CONFIG = dict(dict.fromkeys(mod.CONFIG), **cfg)
+        mod._configs.clear()
+        t0 = time.perf_counter()
+        fn(q, k, v)
+        torch.cuda.synchronize()
+        rec[f"{label}_first_call_s"] = time.perf_counter() - t0
+        rec[f"{label}_wall_s"] = _wall(lambda: fn(q, k, v))
+    sz = dict(b=1, h=1, i=1, j=256, d=D, e=D)
+    mod.CONFIG = dict.fromkeys(mod.CONFIG)
+    t0 = time.perf_counter()
+    mod.choose(sz, torch.bfloat16, torch.cuda.get_device_name())
+    rec["choose_s"] = time.perf_counter() - t0
+    return rec
 
 
 def _auto_choices(points: list[dict], generated: dict) -> list[dict]:
@@ -490,7 +587,12 @@ def _auto_choices(points: list[dict], generated: dict) -> list[dict]:
         mod = generated[pt["variant"]]
         mod.CONFIG = dict.fromkeys(mod.CONFIG)
         t0 = time.perf_counter()
-        cfg = mod._config(dict(pt["sizes"]), torch.device("cuda"), torch.bfloat16)
+        try:
+            cfg = mod._config(dict(pt["sizes"]), torch.device("cuda"), torch.bfloat16)
+        except Exception as e:  # noqa: BLE001 - recorded; the timed results are kept
+            out.append({"variant": pt["variant"], "shape": pt["shape"],
+                        "error": f"{type(e).__name__}: {e}"[:300]})
+            continue
         out.append({"variant": pt["variant"], "shape": pt["shape"], "auto_config": cfg,
                     "choose_s": time.perf_counter() - t0})
     return out
@@ -507,7 +609,11 @@ def facts_main(out_dir: str) -> dict:
     return facts
 
 
-def measure(points: list[dict], out_dir: str, warmup: int = 25, rep: int = 100) -> dict:
+def measure(points: list[dict], out_dir: str, warmup: int = 25, rep: int = 100,
+            graph: bool = False) -> dict:
+    """Check and time every point (see the module's docstring); `graph`: time each as CUDA-graph
+    replays (_graph_ms: GPU time), else do_bench of the eager call.  The generated module's
+    CONFIG is set per point before any call, so warm-up, capture and replay see one config."""
     import torch
     from triton.testing import do_bench
     sys.path.insert(0, HERE)
@@ -528,9 +634,12 @@ def measure(points: list[dict], out_dir: str, warmup: int = 25, rep: int = 100) 
     facts = _device_facts()
     print("device:", json.dumps(facts), flush=True)
     if generated:
-        facts["host_floor"] = _host_floor(generated)
+        # the same Python path in every module: the causal one adds compiles, not information
+        facts["host_floor"] = _host_floor({v: m for v, m in generated.items()
+                                           if not v.startswith("causal")})
         print("host floor:", json.dumps(facts["host_floor"]), flush=True)
     results, cache = [], {}
+    timing = "graph" if graph else "eager"
     for pt in points:
         s = pt["sizes"]
         key = pt["shape"]
@@ -563,22 +672,30 @@ def measure(points: list[dict], out_dir: str, warmup: int = 25, rep: int = 100) 
         try:
             qs, ks, vs = q[:, :, :512], k[:, :, :8192], v[:, :, :8192]
             rec["rel_err"] = K.rel_err(fn(qs, ks, vs), ref(qs, ks, vs))
-            ms = do_bench(lambda: fn(q, k, v), warmup=warmup, rep=rep, return_mode="median")
+            if graph:
+                ms, how = _graph_ms(lambda: fn(q, k, v), warmup, rep)
+                rec.update(how)
+            else:
+                ms = do_bench(lambda: fn(q, k, v), warmup=warmup, rep=rep, return_mode="median")
             rec["measured_ms"] = ms
         except Exception as e:  # a config that does not compile or run: recorded, not fatal
             rec["error"] = f"{type(e).__name__}: {e}"[:300]
         results.append(rec)
         if len(results) % 20 == 0:  # what was measured survives a timeout
             with open(os.path.join(out_dir, "measured.json"), "w") as f:
-                json.dump({"facts": facts, "results": results}, f)
+                json.dump({"facts": facts, "timing": timing, "results": results}, f)
         print(f"{pt['id']:>3} {kernel[:4]:<4} {variant:<9} {pt['shape']:<14} {form:<7} p={p:<3} "
               f"{json.dumps(cfg):<70} pred {pt['predicted_ms']:8.4f}  "
               f"meas {rec.get('measured_ms', float('nan')):8.4f}  "
-              f"err {rec.get('rel_err', float('nan')):.1e} {rec.get('error', '')}", flush=True)
-    out = {"facts": facts, "results": results, "auto": _auto_choices(points, generated)}
+              f"err {rec.get('rel_err', float('nan')):.1e} "
+              f"{'graph x%d' % rec['graph_calls'] if 'graph_calls' in rec else ''} "
+              f"{rec.get('error', '')}{rec.get('graph_error', '')}", flush=True)
+    out = {"facts": facts, "timing": timing, "results": results,
+           "auto": _auto_choices(points, generated)}
     for a in out["auto"]:
-        print(f"auto {a['variant']:<9} {a['shape']:<18} {json.dumps(a['auto_config'])} "
-              f"(chosen in {a['choose_s'] * 1e3:.1f} ms)", flush=True)
+        print(f"auto {a['variant']:<9} {a['shape']:<18} " + (
+            f"{json.dumps(a['auto_config'])} (chosen in {a['choose_s'] * 1e3:.1f} ms)"
+            if "auto_config" in a else a["error"]), flush=True)
     with open(os.path.join(out_dir, "measured.json"), "w") as f:
         json.dump(out, f, indent=1)
     return out
@@ -592,7 +709,10 @@ Work is counted from the term, never from a list of known kernels: a sum over an
 product of two arrays that both carry it is a contraction (2 tensor-core FLOPs per element of
 its body); exp, log, sqrt, rsqrt, tanh, sigmoid (and log1p, expm1, sin, cos) are one
 special-function (MUFU) op per element; every other elementwise op or reduction is FP32 work.
-Shared subterms count once.  A candidate is a form (unfused: the function as written, op by op;
+Shared subterms count once.  A causal kernel (mask j ≤ i built from positions, so it skips
+the key blocks past the diagonal) is costed for the blocks it visits: the loop's work, tile
+loads and steps shrink to that share, and the diagonal blocks add the mask's compare and
+select.  A candidate is a form (unfused: the function as written, op by op;
 fused: the stream form as one kernel; split: p chunks of the stream axis folded in parallel plus
 a combine kernel) with a Triton config (BLOCK_M, BLOCK_N, num_warps, num_stages).  Per
 candidate:
@@ -624,7 +744,7 @@ LIMITS_TEXT = """\
 ## What this does not show
 
 - @KERNELS@
-- Only the variants @VARIANTS@, head dims 64 and 128, bf16, forward, non-causal, on one GPU
+- Only the variants @VARIANTS@, head dims 64 and 128, bf16, forward, @CAUSAL@, on one GPU
   (above).  Figures in lowering/hardware.py without a measured value are datasheet values.
 - Ties: several configs often share a predicted time (same binding resource); the ranking breaks
   ties by the sum of all resource times, which is a heuristic, not part of the model.
@@ -697,7 +817,7 @@ def _svg(rows, path):
     for n, (f, c) in enumerate(col.items()):
         out.append(f'<rect x="{P + 10}" y="{P + 16 * n - 8}" width="10" height="10" fill="{c}"/>'
                    f'<text x="{P + 26}" y="{P + 16 * n + 1}">{f}</text>')
-    out.append(f'<text x="{P + 10}" y="{P + 56}">circle: spherical, square: softmax</text>')
+    out.append(f'<text x="{P + 10}" y="{P + 56}">circle: spherical, square: the others</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out))
@@ -720,7 +840,8 @@ def _png(rows, path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=120)
     col = {"unfused": "#d62728", "fused": "#1f77b4", "split": "#2ca02c"}
-    for variant, marker in (("spherical", "o"), ("softmax", "s")):
+    markers = dict(zip(sorted({r["variant"] for r in rows}), "os^Dvp<>*h"))
+    for variant, marker in markers.items():
         for form, c in col.items():
             for set_, fill in (("calibration", c), ("held-out", "none")):
                 pts = [r for r in rows if r["variant"] == variant and r["form"] == form
@@ -800,7 +921,7 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
     f = measured["facts"]
     L = ["# Cost model: predicted vs measured", "",
          "Generated by `bench/costmodel.py report` from a run of `bench/costmodel.py measure`.",
-         "", notes, MODEL_TEXT, "## Device", "",
+         "", _timing_text(measured), "", notes, MODEL_TEXT, "## Device", "",
          f"- {f['gpu']}, {f['sms']} SMs; torch {f['torch']}, triton {f['triton']}, CUDA "
          f"{f['cuda']}; measured {f['date_utc']} UTC.",
          f"- HBM copy (bytes read + written): {f['hbm_copy_bytes_per_s'] / 1e12:.2f} TB/s; "
@@ -848,7 +969,11 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
                  f"{r['predicted_ms']:.4f} | {r['bound']} | {r['measured_ms']:.4f} | "
                  f"{r.get('rel_err', float('nan')):.1e} |")
     kinds = {r.get("kernel", "hand") for r in rows}
-    limits = LIMITS_TEXT.replace("@VARIANTS@", ", ".join(sorted({r["variant"] for r in rows})))
+    names = sorted({r["variant"] for r in rows})
+    limits = LIMITS_TEXT.replace("@VARIANTS@", ", ".join(names)).replace("@CAUSAL@", (
+        "causal only as causal_inline (the mask built from positions,\n  so the kernel skips "
+        "the key blocks past the diagonal; no mask argument)") if "causal_inline" in names
+        else "non-causal")
     limits = limits.replace("@KERNELS@", (
         "The kernels timed are the hand-written Triton loops of bench/costmodel_kernels.py (the "
         "loop\n  structure the lowering emits), unless a row says `generated`." if "hand" in kinds
@@ -867,11 +992,38 @@ def report(points: list[dict], measured: dict, md_path: str, svg_path: str,
     with open(md_path, "w") as fh:
         fh.write("\n".join(L) + "\n")
     return {"spearman": rho, "spearman_by_set": rho_set, "n": len(rows),
+            "timing": measured.get("timing", "eager"),
             "top1": [(t[0], t[1], t[4]) for t in top1],
             "decode_unsplit_over_split": [
                 {"kernels": v, "shape": sh, "unsplit_ms": u, "pick_splits": pk["splits"],
                  "unsplit_over_pick": u / pk["measured_ms"], "unsplit_over_best_split": u / b}
                 for v, sh, u, pk, b in split_vs]}
+
+
+def _timing_text(measured: dict) -> str:
+    """How the points were timed: CUDA-graph replays (measure --graph: GPU time) or do_bench of
+    the eager call (runs 1-4, whose files carry no "timing"), and any point that fell back."""
+    res = [r for r in measured["results"] if "measured_ms" in r]
+    graph = [r for r in res if r.get("timing") == "graph"]
+    if not graph:
+        return ("**Timing: do_bench of the eager call** (triton.testing.do_bench, median).  A "
+                "kernel shorter than the host's per-call time (100-200 µs for a generated "
+                "module's Python) measures the host, not the GPU.")
+    ks = sorted(r["graph_calls"] for r in graph)
+    text = (f"**Timing: CUDA-graph replay (GPU time).**  Each kernel was called K times "
+            f"(K = {ks[0]}-{ks[-1]}, for about {GRAPH_WORK_MS:g} ms of work, at most "
+            f"{GRAPH_MAX_CALLS} calls) inside one CUDA graph "
+            "after a correctness check and a warm-up; do_bench (median) of the replay ÷ K is "
+            "its time, without Python's per-call host time.  Within a replay the L2 cache is not "
+            "flushed between calls, so inputs that fit in L2 (50 MB) are read from it after the "
+            "first call.")
+    eager = [r for r in res if r.get("timing") != "graph"]
+    if eager:
+        text += (f"  Not captured, so timed eagerly (do_bench of the call; {len(eager)} of "
+                 f"{len(res)} points): " + "; ".join(
+                     f"{r['variant']} {r['shape']} {_desc(r)}: {r.get('graph_error', '?')[:80]}"
+                     for r in eager) + ".")
+    return text
 
 
 def _rank_key(r) -> tuple:
@@ -899,7 +1051,9 @@ def _host_lines(facts: dict) -> list[str]:
          "| module | own choice µs | unsplit µs | split 4 µs | model ranking, once per shape |",
          "|---|---|---|---|---|"]
     for variant, r in h.items():
-        if isinstance(r, dict):
+        if isinstance(r, dict) and "error" in r:
+            L.append(f"| {variant} | failed: {r['error'][:80]} | | | |")
+        elif isinstance(r, dict):
             L.append(f"| {variant} | {r['auto_wall_s'] * 1e6:.1f} | {r['p1_wall_s'] * 1e6:.1f} | "
                      f"{r['p4_wall_s'] * 1e6:.1f} | {r['choose_s'] * 1e3:.1f} ms |")
     if "torch_add_wall_s" in h:
@@ -917,6 +1071,9 @@ def _auto_lines(auto: list[dict], points: list[dict]) -> list[str]:
          "|---|---|---|---|---|"]
     same = 0
     for a in auto:
+        if "auto_config" not in a:
+            L.append(f"| {a['variant']} | {a['shape']} | failed: {a['error'][:80]} | NO | |")
+            continue
         c, t = a["auto_config"], top.get((a["variant"], a["shape"]))
         ok = t is not None and c["splits"] == t["splits"] and (
             c["block_m"], c["block_n"], c["num_warps"], c["num_stages"]) == tuple(
@@ -932,13 +1089,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("plan")
-    p.add_argument("--set", choices=("run2", "run3", "run4"), default="run2",
+    p.add_argument("--set", choices=("run2", *HELD_OUT_SETS), default="run2",
                    help="run2: the calibration + held-out shapes, hand and generated kernels; "
-                   "run3, run4: held-out plans of generated kernels only (RUN3, RUN4)")
+                   "run3, run4, run5: held-out plans of generated kernels only (RUN3, RUN4, "
+                   "RUN5; run5's plan asks measure for CUDA-graph timing)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
     p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
-                   f"costmodel_plan_<set>.json with --set run3 / run4")
+                   f"costmodel_plan_<set>.json with --set run3 / run4 / run5")
     p.add_argument("--cost-only", action="store_true",
                    help="re-cost the points without rewriting bench/generated_cm/")
     p.add_argument("--recost", metavar="FILE",
@@ -949,6 +1107,12 @@ def main(argv=None):
     m.add_argument("--out", default=os.environ.get("OUT", "out"))
     m.add_argument("--warmup", type=int, help="do_bench warm-up ms (default: the plan's, or 25)")
     m.add_argument("--rep", type=int, help="do_bench ms per point (default: the plan's, or 100)")
+    t = m.add_mutually_exclusive_group()
+    t.add_argument("--graph", action="store_true", default=None,
+                   help="time CUDA-graph replays of each kernel (GPU time without the host's "
+                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5)")
+    t.add_argument("--eager", dest="graph", action="store_false",
+                   help="time the eager call with do_bench, whatever the plan says")
     f = sub.add_parser("facts", help="measure the device figures only (torch + triton)")
     f.add_argument("--out", default=os.environ.get("OUT", "out"))
     r = sub.add_parser("report")
@@ -978,7 +1142,8 @@ def main(argv=None):
         out = a.out or (HELD_OUT_SETS[a.set][3] if held else PLAN)
         doc = {"device": a.device, "hardware": hw, "points": pts}
         if held:  # run 3: 112 points in about 5 minutes of an H100, compiles included
-            doc = {"set": a.set, "do_bench": {"warmup": 10, "rep": 40}, **doc}
+            doc = {"set": a.set, "do_bench": {"warmup": 10, "rep": 40},
+                   **({"timing": "graph"} if a.set in GRAPH_TIMED else {}), **doc}
         with open(out, "w") as fh:
             json.dump(doc, fh, indent=1)
         print(f"{len(pts)} points -> {out}")
@@ -986,8 +1151,9 @@ def main(argv=None):
         with open(a.plan) as fh:
             planned = json.load(fh)
         bench = planned.get("do_bench", {})
+        graph = a.graph if a.graph is not None else planned.get("timing") == "graph"
         measure(planned["points"], a.out, a.warmup or bench.get("warmup", 25),
-                a.rep or bench.get("rep", 100))
+                a.rep or bench.get("rep", 100), graph)
     elif a.cmd == "facts":
         facts_main(a.out)
     else:
