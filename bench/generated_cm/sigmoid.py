@@ -377,14 +377,44 @@ def padded(p: dict, sizes: dict, bm: int, bn: int, chunk: int) -> dict:
     return s
 
 
+def causal_visits(rows: int, keys: int, bm: int, bn: int, chunk: int) -> float:
+    """The share of (row block, key block) steps a causal kernel runs: the program of row block
+    r and the part starting at key s·chunk stops at key min(s·chunk + chunk, (r + 1)·BM), the
+    blocks past it being all masked (j > i), and runs whole key blocks up to there.
+
+    >>> causal_visits(256, 256, 64, 64, 256)   # 1 + 2 + 3 + 4 of 4 × 4 blocks
+    0.625
+    >>> causal_visits(1, 4096, 16, 64, 4096)   # one query row: only its own block
+    0.015625
+    """
+    per_part = math.ceil(chunk / bn)
+    parts = math.ceil(keys / chunk)
+    row_blocks = math.ceil(rows / bm)
+    key = (rows, keys, bm, bn, chunk)
+    if key not in _CAUSAL:
+        done = 0
+        for r in range(row_blocks):
+            end = min(keys, (r + 1) * bm)
+            whole = end // chunk
+            done += whole * per_part + math.ceil((end - whole * chunk) / bn)
+        if len(_CAUSAL) > 4096:
+            _CAUSAL.clear()
+        _CAUSAL[key] = done / (row_blocks * parts * per_part)
+    return _CAUSAL[key]
+
+
+_CAUSAL: dict = {}
+
+
 def residency(p: dict, sizes: dict, config: dict, elt: int) -> dict:
     """SMEM bytes and registers per thread of one fused program (Triton-style software pipeline).
 
     SMEM: each streamed input's tile (BLOCK_N keys × its other non-batch axes) is buffered
     `num_stages` times; each other input's tile (BLOCK_M rows) is loaded once.  Registers (fp32):
     every state component's accumulator (BLOCK_M × its value axes), the BLOCK_M × BLOCK_N score
-    tile in fp32 and once more in the input dtype for the second contraction, the row tiles of
-    the non-streamed inputs (live across the loop), plus ~40 for addresses and loop state."""
+    tile in fp32 and once more in the input dtype for the second contraction, plus ~40 for
+    addresses and loop state.  The row-tile inputs (q) hold no registers across the loop: they
+    are loaded once into SMEM (counted there), where the tensor core reads its A operand."""
     bm, bn = config["BLOCK_M"], config["BLOCK_N"]
     stages, warps = config["num_stages"], config["num_warps"]
     stream, rows, batch = p["stream"], p["rows"], p["batch"]
@@ -401,9 +431,7 @@ def residency(p: dict, sizes: dict, config: dict, elt: int) -> dict:
     for axes in p["states"]:
         acc += tile([a for a in axes if a not in batch])
     scores = bm * bn
-    # the row-tile inputs (q) are loaded once and stay live across the whole loop
-    held = sum(tile(axes) for axes in p["inputs"].values() if stream not in axes)
-    regs_total = acc + scores + scores * elt / 4 + held * elt / 4
+    regs_total = acc + scores + scores * elt / 4
     regs = math.ceil(regs_total / (32 * warps)) + 40
     return {"smem_bytes": int(smem), "regs_per_thread": int(regs)}
 
@@ -443,6 +471,15 @@ def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
     if res["smem_bytes"] > spec["smem_per_block"]:
         raise Rejected(f"needs {res['smem_bytes']} B of SMEM per block; {spec['name']} gives "
                        f"{spec['smem_per_block']}")
+    wg_rows = spec.get("warpgroup_rows", 0)
+    if wg_rows and bm >= wg_rows and config["num_warps"] != 4 * bm // wg_rows:
+        # wgmma gives each warpgroup (4 warps) 64 rows of the score tile; any other split puts
+        # two accumulator tiles on one warpgroup's registers (BLOCK_M 128, 4 warps) or cuts each
+        # row across warpgroups, so every row reduction and the P operand go through SMEM
+        # (BLOCK_M 64, 8 warps: measured 1.6x slower, docs/costmodel_run3.md)
+        raise Rejected(f"BLOCK_M={bm} takes {4 * bm // wg_rows} warps on {spec['name']} (one "
+                       f"warpgroup per {wg_rows} rows of the score tile), not "
+                       f"{config['num_warps']}")
     if res["regs_per_thread"] > 255:
         raise Rejected(f"needs {res['regs_per_thread']} registers per thread (255 at most)")
     occ = occupancy(spec, res["smem_bytes"], res["regs_per_thread"], config["num_warps"])
@@ -493,26 +530,37 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.
     pad = padded(p, sizes, bm, bn, chunk)
     pad[stream] = pad[stream] * splits
-    w_tensor, w_fp32, w_sfu = counts(p["work"], pad)
-    blocks = pad[stream] / bn          # key blocks, all splits together
+    # Causal (the kernel skips key blocks past the diagonal): the loop's work, its tile loads
+    # and its steps shrink to the share of blocks visited; the diagonal blocks also compute the
+    # mask from indices (a compare and a select per score).
+    visited = 1.0
+    if p.get("causal"):
+        visited = causal_visits(int(volume(p["rows"], sizes)), n, bm, bn, chunk)
+    loop = [w for w in p["work"] if stream in w[0]]
+    w_tensor, w_fp32, w_sfu = (a * visited + b for a, b in zip(
+        counts(loop, pad), counts([w for w in p["work"] if stream not in w[0]], pad)))
+    blocks = pad[stream] / bn * visited          # key blocks run, all splits together
     rows = volume(list(p["batch"]) + list(p["rows"]), pad)
     # Per row and key block: each state that is one value per row (a sum over the keys, not a
     # contraction) reduces the score tile across the quad; so does the running max.
     scalar = [axes for axes in p["states"] if all(a in p["batch"] or a in p["rows"] for a in axes)]
     reductions = len(scalar) + (p["shift"] is not None)
     w_fp32 += blocks * rows * QUAD * 2 * SHUFFLE_ROUNDS * reductions
+    if p.get("causal"):
+        w_fp32 += 2 * f["groups"] * row_blocks * max(1, bm // bn) * bm * bn
     if p["shift"] is not None:
         # running max: max and subtract per element of u; per key block, rescale every
         # accumulator by exp(m_old - m_new) (one multiply per state element) and update the
         # row's max (max, test for -inf, select, subtract, one exp2) on each thread of its quad.
-        u = volume(p["shift"], pad)
+        u = volume(p["shift"], pad) * (visited if stream in p["shift"] else 1.0)
         state = sum(volume(axes, pad) for axes in p["states"])
         w_fp32 += 2 * u + blocks * state + blocks * rows * QUAD * 4
         w_sfu += blocks * rows * QUAD
     tensor_rate = spec["tensor"][dtype] * (1.0 if bm >= 64 else 0.5)  # mma.sync below wgmma M
     # Bytes: inputs without the stream axis are read once per split; L2 absorbs re-reads by
     # programs resident together.
-    loads = {x: v * splits if stream not in inputs[x] else v for x, v in f["loads"].items()}
+    loads = {x: v * splits if stream not in inputs[x] else v * visited
+             for x, v in f["loads"].items()}
     unique = f["unique"]
     slots = spec["sms"] * occ
     waves = math.ceil(programs / slots)
@@ -539,18 +587,31 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     # tiles in flight one step costs (L + tile/B) / max(1, stages-1): few programs cannot fill
     # HBM (decoding, unsplit).  Plus one L for the first loads and one for the final store; the
     # combine kernel of a split walks the p partial states one after another.
+    # The first wave fetches its key tiles from HBM.  A later wave re-reads tiles (prefill: every
+    # query block reads all of K and V) that are still in L2 if the groups one wave walks fit
+    # there, and then waits for the L2's latency instead of the HBM's.
     lat, stream_bw = spec["loop_latency_s"], spec["program_stream_bytes_per_s"]
     steps = math.ceil(chunk / bn)
-    step_s = (lat + f["key_tile"] / stream_bw) / max(1, stages - 1)
-    t["latency"] = waves * (steps * step_s + 2 * lat)
+    fill = max(1, stages - 1)
+    walked = min(f["groups"], math.ceil(slots / (row_blocks * splits))) * f["key_tile"] / bn * n
+    later = spec["l2_latency_s"] if row_blocks > 1 and walked <= spec["l2_bytes"] else lat
+    # a causal grid's longest program still walks every block of its part
+    runs = max(waves * visited, 1.0)
+    walk = lat + (runs - 1) * later + runs * f["key_tile"] / stream_bw
+    t["latency"] = steps * walk / fill + waves * 2 * lat
     if splits > 1:  # the combine walks the p partial states one after another
         t["combine"] = max((partial + out_elems * elt) / spec["hbm"], splits * lat)
     # Chain: the tensor core works on tiles as fast as L2 delivers them (the larger of the
     # two); the CUDA-core phases of a step (FP32, SFU) depend on its contraction and feed the
     # next, and the warpgroups of an SM hide only part of them behind the tensor core: the
-    # fraction `exposed` of their time adds (hardware.py says where it was fitted).
-    t["chain"] = max(t["tensor"], t["l2"]) + spec["exposed"] * (t["fp32"] + t["sfu"])
-    if stages < 2:  # no software pipelining: each step waits for its own loads
+    # fractions `exposed_fp32` and `exposed_sfu` of their time add (MUFU ops serialise on 16
+    # lanes per SM and are hidden least).  Warpgroups of one program wait for each other at
+    # every step; a second program on the SM does not, and hides a further part of them
+    # (`co_resident`: the factor left exposed).  hardware.py says where these were fitted.
+    exposed = spec["co_resident"] if c_eff >= 2 else 1.0
+    t["chain"] = max(t["tensor"], t["l2"]) + exposed * (
+        spec["exposed_fp32"] * t["fp32"] + spec["exposed_sfu"] * t["sfu"])
+    if stages < 3:  # at most one tile in flight: a step waits for most of its loads
         t["chain"] += t["latency"]
     t["launch"] = spec["launch_s"] * (2 if splits > 1 else 1)
     detail = {"bytes_hbm": hbm + (partial + out_elems * elt if splits > 1 else 0),
@@ -632,6 +693,7 @@ PROFILE = {'stream': 'j',
  'states': [('b', 'h', 'i', 'e')],
  'shift': None,
  'across': None,
+ 'causal': False,
  'work': [[('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
           [(), 0, 0, 2],
           [('b', 'h', 'i', 'j'), 0, 4, 2],
@@ -653,7 +715,12 @@ DEVICES = {'a100': {'name': 'a100',
           'loop_latency_s': 1e-06,
           'program_stream_bytes_per_s': 70000000000.0,
           'launch_s': 4.3e-06,
-          'exposed': 0.5},
+          'l2_latency_s': 4e-07,
+          'l2_bytes': 41943040,
+          'exposed_fp32': 0.25,
+          'exposed_sfu': 0.65,
+          'co_resident': 0.7,
+          'warpgroup_rows': 0},
  'h100': {'name': 'h100',
           'sms': 132,
           'smem_per_sm': 233472,
@@ -672,7 +739,12 @@ DEVICES = {'a100': {'name': 'a100',
           'loop_latency_s': 9.5e-07,
           'program_stream_bytes_per_s': 88000000000.0,
           'launch_s': 4.3e-06,
-          'exposed': 0.5},
+          'l2_latency_s': 4e-07,
+          'l2_bytes': 52428800,
+          'exposed_fp32': 0.25,
+          'exposed_sfu': 0.65,
+          'co_resident': 0.7,
+          'warpgroup_rows': 64},
  'h200': {'name': 'h200',
           'sms': 132,
           'smem_per_sm': 233472,
@@ -691,7 +763,12 @@ DEVICES = {'a100': {'name': 'a100',
           'loop_latency_s': 9.5e-07,
           'program_stream_bytes_per_s': 88000000000.0,
           'launch_s': 4.3e-06,
-          'exposed': 0.5}}
+          'l2_latency_s': 4e-07,
+          'l2_bytes': 62914560,
+          'exposed_fp32': 0.25,
+          'exposed_sfu': 0.65,
+          'co_resident': 0.7,
+          'warpgroup_rows': 64}}
 SPLITS = (1, 2, 4, 8, 16, 32, 64)
 _DTYPES = {torch.bfloat16: ("bf16", 2), torch.float16: ("fp16", 2), torch.float32: ("fp32", 4)}
 _KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warps"),
@@ -784,7 +861,30 @@ def _run(args):
     cfg = _configs.get(key)
     if cfg is None:
         cfg = _configs[key] = _config(rep, dev, fdt)
-    return _launch(dict(zip(ARGS, args)), sz, out, cfg)
+    while True:
+        try:
+            return _launch(dict(zip(ARGS, args)), sz, out, cfg)
+        except triton.runtime.errors.OutOfResources as e:
+            # the model's shared-memory estimate is an estimate: Triton's own allocation (layout
+            # conversions, fp32 operands) can exceed it.  Step down and remember what fits.
+            smaller = _smaller(cfg)
+            if smaller is None:
+                raise InputError(f"no launch config of sigmoid fits this GPU for sizes {sz} "
+                                 f"(last tried {cfg}: {str(e).splitlines()[0]}); set "
+                                 "CONFIG fields or export with smaller --block-n") from None
+            cfg = _configs[key] = smaller
+
+
+def _smaller(cfg):
+    """The next config down when one does not fit: fewer stages, then BLOCK_N, then BLOCK_M."""
+    if cfg["num_stages"] > 1:
+        return dict(cfg, num_stages=cfg["num_stages"] - 1)
+    if cfg["block_n"] > 16:
+        return dict(cfg, block_n=cfg["block_n"] // 2, num_stages=2)
+    if cfg["block_m"] > 16:  # one warpgroup per 64 rows, as the cost model assumes
+        bm = cfg["block_m"] // 2
+        return dict(cfg, block_m=bm, num_warps=max(4, bm // 16), num_stages=2)
+    return None
 
 
 @torch.library.custom_op("wirefuse::sigmoid", mutates_args=())
@@ -801,13 +901,15 @@ def _(q, k, v):
 
 def _plain_eager(args):
     """True when calling the implementation directly is exactly what the op would do: plain
-    tensors without autograd, no torch.compile, no dispatch or torch-function mode, no
-    functorch transform.  The op's Python dispatch costs tens of microseconds per call, which
-    is most of a decoding step; everything else goes through the op."""
-    if torch.compiler.is_compiling() or torch.is_grad_enabled() and any(
-            isinstance(x, torch.Tensor) and x.requires_grad for x in args):
+    tensors without autograd, no torch.compile or torch.jit.trace, no dispatch or
+    torch-function mode, no functorch transform.  The op's Python dispatch costs tens of
+    microseconds per call, which is most of a decoding step; everything else goes through
+    the op."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return False
     if any(type(x) is not torch.Tensor for x in args):
+        return False
+    if torch.is_grad_enabled() and any(x.requires_grad for x in args):
         return False
     try:
         return not (torch._C._len_torch_dispatch_stack() or
