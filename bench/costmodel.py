@@ -722,21 +722,24 @@ candidate:
 | tensor, fp32, sfu | waves × (programs per SM) × per-program work / per-SM rate; tiles padded to BLOCK_M × BLOCK_N; tensor rate halved below BLOCK_M = 64 (mma.sync, not wgmma); FP32 work in instructions at half the datasheet FLOP/s (an FMA counts 2 there), with each row reduction over a key block (2 shuffle rounds on the 4 threads of a row's quad) and the running max's per-row update counted per key block |
 | hbm | unique bytes (+ re-reads that cannot be co-resident, + fp32 partial states of a split, written and read) / HBM bandwidth |
 | l2 | every tile load, re-reads counted (K, V once per query block: the napkin's count) / L2 bandwidth |
-| latency | waves × (steps × (L + tile/B) / max(1, stages − 1) + 2L) + p·L for the combine |
-| chain | max(tensor, l2) + exposed × (fp32 + sfu): the tensor core works as fast as L2 feeds it tiles, and the part `exposed` (0.5) of the CUDA-core time of the dependent softmax phases is not hidden behind it; with num_stages = 1 the loop's latency adds too |
+| latency | steps × (L + (waves − 1) × L₂ + waves × tile/B) / max(1, stages − 1) + 2L per wave, + p·L for the combine: the first wave waits for HBM (L = 0.95 µs per step), later waves re-read K/V from L2 (L₂ = 0.4 µs) when the groups one wave walks fit there |
+| chain | max(tensor, l2) + c × (0.25 × fp32 + 0.65 × sfu): the tensor core works as fast as L2 feeds it tiles; the dependent softmax phases of a step are partly hidden behind it, FP32 work mostly, MUFU work least; c = 0.7 when a second program shares the SM (it does not wait at the first one's barriers), else 1; with num_stages ≤ 2 the loop's latency adds too |
 | launch | one per kernel |
 
 Predicted time = the largest of these + launches, with one exception: HBM bandwidth and loop
 latency limit the same flow of bytes, so they enter as (hbm³ + latency³)^(1/3).  Configs whose
 SMEM (each streamed tile × num_stages, the query tile once) exceeds 227 KB per block on Hopper,
-or whose registers exceed 255 per thread, are rejected; occupancy follows from SMEM, registers
+whose registers exceed 255 per thread, or (Hopper) that do not give each warpgroup 64 rows of
+the score tile (BLOCK_M 64 with 8 warps, 128 with 4) are rejected; occupancy follows from SMEM, registers
 and threads.  The unfused form is a sequence of kernels (each contraction one matmul, every
 other op one kernel that reads its arguments from HBM and writes its result there).
 
 What was fitted, and on what: the loop-step constants L = 0.95 µs and B = 88 GB/s, the L2
 bandwidth (10 TB/s) and the exponent 3 were set after the first run, from the calibration
-shapes only; the chain's `exposed` = 0.5 after the third run, from its prefill-12k-b4 shape
-only (generated kernels; calibration from then on).  Shapes never used to set a constant are
+shapes only; the chain's FP32/SFU fractions (0.25, 0.65), the second-program factor (0.7)
+and the L2-hit step latency (0.4 µs) after the fourth run, by a grid search over the prefill
+points of runs 3 and 4 that took at least 0.2 ms (eager timing below that measured host time);
+run 5 is the first run with those constants frozen.  Shapes never used to set a constant are
 "held-out"; their Spearman and top-1 results are reported separately.
 """
 
