@@ -84,8 +84,9 @@ RUN3_REPEATS = {"decode-32k-b4"}
 RUN3_VARIANTS = {"spherical": tuple(RUN3), "softmax": tuple(RUN3),
                  "sigmoid": ("prefill-2k-h32", "decode-64k-b4", "decode-24k-h32")}
 RUN3_PLAN = os.path.join(HERE, "costmodel_plan_run3.json")
-# After run 3 the model's overlap constant (hardware.py: exposed) was fitted to this run-3
-# shape: calibration from then on, not counted as held-out when run 3 is re-scored.
+# After run 3 the model's overlap constant (hardware.py: exposed; split into exposed_fp32 and
+# exposed_sfu after run 4) was fitted to this run-3 shape: calibration from then on, not
+# counted as held-out when run 3 is re-scored.
 RUN3_CALIBRATION = {"prefill-12k-b4"}
 
 # Run 4: shapes none of runs 1-3 timed, for the model as changed after run 3 (issue #6).

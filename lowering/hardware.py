@@ -40,6 +40,8 @@ FIT_RUN1 = ("fitted to the unsplit decoding points of the first H100 run of benc
             "(per loop step t = (L + tile/B) / max(1, stages-1)); held-out check in "
             "docs/costmodel.md")
 RUN1 = "bench/costmodel.py on the H100 of this workplace, 2026-11-23 08:27 and 08:52 UTC"
+RUN_H200 = ("python3 bench/costmodel.py facts on the H200 of this workplace, 2026-11-23 13:16 UTC "
+            "(torch 2.11.0+cu130, triton 3.6.0, CUDA 13.0; bench/costmodel_facts_h200.json)")
 ESTIMATE = "estimate: typical warm launch of one kernel from PyTorch (not a datasheet figure)"
 FIT_RUN3 = ("fitted (least squares on log time, 0.50-0.55 best) to the six 3-stage points "
             "(BLOCK_M 64 and 128) of prefill-12k-b4 (b, h, N, D = 4, 8, 12288, 128), spherical "
@@ -202,28 +204,31 @@ H200 = Spec(
     sms=Figure(132, DATASHEET_H200 + " (same GH100 die as H100 SXM)", 132,
                "torch device properties (KINDS.md, 2026-10-28)"),
     clock_hz=Figure(1.83e9, DATASHEET_H200),
-    hbm_bytes_per_s=Figure(4.8e12, DATASHEET_H200, 4.3e12,
-                           "device-to-device copy through PyTorch (KINDS.md, 2026-10-28)"),
+    hbm_bytes_per_s=Figure(4.8e12, DATASHEET_H200, 4.22e12,
+                           "device-to-device copy of 1 GiB, bytes read + written, " + RUN_H200),
     loop_latency_s=H100.loop_latency_s,
     program_stream_bytes_per_s=H100.program_stream_bytes_per_s,
-    l2_bytes=Figure(50 * 2**20, DATASHEET_H200, 60 * 2**20, "torch device properties "
-                    "(KINDS.md reports 60 MB)"),
-    l2_bytes_per_s=H100.l2_bytes_per_s,
+    l2_bytes=Figure(50 * 2**20, DATASHEET_H200, 60 * 2**20, "torch device properties, " + RUN_H200),
+    l2_bytes_per_s=replace(H100.l2_bytes_per_s, source=H100.l2_bytes_per_s.source + "; the "
+                           "same all-SM read gave 8.42 TB/s on the H200, " + RUN_H200),
     smem_per_sm=H100.smem_per_sm,
     smem_per_block=H100.smem_per_block,
     regs_per_sm=H100.regs_per_sm,
     max_threads_per_sm=H100.max_threads_per_sm,
     tensor={
         "fp8": Figure(1979e12, DATASHEET_H200),
-        "bf16": Figure(989.4e12, DATASHEET_H200, 788e12,
-                       "8192^3 bf16 torch.matmul on random data (KINDS.md, 2026-10-28)"),
+        "bf16": Figure(989.4e12, DATASHEET_H200, 707e12,
+                       "8192^3 bf16 torch.matmul on random data, " + RUN_H200 +
+                       " (KINDS.md saw 788 on 2026-10-28)"),
         "fp16": Figure(989.4e12, DATASHEET_H200),
         "tf32": Figure(494.7e12, DATASHEET_H200),
         "fp32": Figure(494.7e12, DATASHEET_H200 + " (as tf32)"),
     },
     fp32=Figure(66.9e12, DATASHEET_H200),
-    sfu=_sfu(132, 1.83e9, "same SM as H100"),
-    launch_s=H100.launch_s,
+    sfu=replace(_sfu(132, 1.83e9, "same SM as H100"), measured=4.15e12,
+                measured_how="tl.exp2 chains over 8.6M elements, " + RUN_H200),
+    launch_s=replace(H100.launch_s, measured=4.7e-6,
+                     measured_how="median time of one tiny torch op, " + RUN_H200),
     l2_latency_s=H100.l2_latency_s,
     exposed_fp32=H100.exposed_fp32,
     exposed_sfu=H100.exposed_sfu,

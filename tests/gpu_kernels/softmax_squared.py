@@ -3,14 +3,14 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (pow (div (exp (sub (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) (max@j (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))))) (sum@j (exp (sub (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) (max@j (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))))))) 2.0) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 22 rewrite step(s), sha256 ba14f6773b545e9b
+Certificate: wirefuse-certificate/1, 25 rewrite step(s), sha256 d36bed0f09268571
 
 Stream form (as proven):
     streamed along j
       state z = sum@j (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)))
-      state o = sum@j (mul (exp (mul (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|)) 2.0)) v[b,h,j,e])
+      state o = sum@j (mul (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))) (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))) v[b,h,j,e])
       tail  (layout@b,h,i,e (mul (pow $z[b,h,i] -2.0) $o[b,h,i,e]))
-      shift none (no rescaling)
+      shift (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))
 
 Tail as computed (sympy-cancelled): (div $o[b,h,i,e] (square $z[b,h,i]))
 """
@@ -105,6 +105,7 @@ def _stream_kernel(
     # state (fp32), initialised to each monoid's identity
     acc_z = tl.full([BLOCK_M], 0.0, tl.float32)
     acc_o = tl.full([BLOCK_M, BLOCK_E], 0.0, tl.float32)
+    run_max = tl.full([BLOCK_M], float("-inf"), tl.float32)  # M = max_j u so far
     lo = pid_p * n_split
     hi = tl.minimum(lo + n_split, sz_j)
     # full key blocks first (no key mask), then the last, partial block (masked)
@@ -114,15 +115,19 @@ def _stream_kernel(
         b0_0 = tl.load(k_ptr + gi_b * k_s_b + gi_h * k_s_h + ix_j[None, :] * k_s_j + ix_d[:, None] * k_s_d, mask=ok_d[:, None], other=0)
         s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
         f0 = tl.sqrt((sz_d * 1.0))
-        f1 = s0 * (1.0 / f0)
-        f2 = tl.exp(f1)
-        w_z = f2
-        acc_z = acc_z + tl.sum(w_z, 1)
-        f3 = f1 * 2.0
-        f4 = tl.exp(f3)
-        w_o = f4
+        f1 = s0 * (1.4426950408889634 / f0)
+        u = f1
+        m_new = tl.maximum(run_max, tl.max(u, 1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # no −∞ − (−∞)
+        alpha = tl.exp2(run_max - m_safe)
+        e_u = tl.exp2(u - m_safe[:, None])  # e^u rescaled by e^(−M)
+        run_max = m_new
+        w_z = e_u
+        acc_z = acc_z * alpha + tl.sum(w_z, 1)
+        f2 = e_u * e_u
+        w_o = f2
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
-        acc_o = acc_o + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
+        acc_o = acc_o * (alpha * alpha)[:, None] + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
     if hi_full < hi:
         start = hi_full
         ix_j = start + tl.arange(0, BLOCK_N)
@@ -130,19 +135,24 @@ def _stream_kernel(
         b0_0 = tl.load(k_ptr + gi_b * k_s_b + gi_h * k_s_h + ix_j[None, :] * k_s_j + ix_d[:, None] * k_s_d, mask=ok_j[None, :] & ok_d[:, None], other=0)
         s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
         f0 = tl.sqrt((sz_d * 1.0))
-        f1 = s0 * (1.0 / f0)
-        f2 = tl.exp(f1)
-        w_z = tl.where(ok_j[None, :], f2, 0.0)
-        acc_z = acc_z + tl.sum(w_z, 1)
-        f3 = f1 * 2.0
-        f4 = tl.exp(f3)
-        w_o = tl.where(ok_j[None, :], f4, 0.0)
+        f1 = s0 * (1.4426950408889634 / f0)
+        u = tl.where(ok_j[None, :], f1, float("-inf"))
+        m_new = tl.maximum(run_max, tl.max(u, 1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # no −∞ − (−∞)
+        alpha = tl.exp2(run_max - m_safe)
+        e_u = tl.exp2(u - m_safe[:, None])  # e^u rescaled by e^(−M)
+        run_max = m_new
+        w_z = tl.where(ok_j[None, :], e_u, 0.0)
+        acc_z = acc_z * alpha + tl.sum(w_z, 1)
+        f2 = e_u * e_u
+        w_o = tl.where(ok_j[None, :], f2, 0.0)
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_j[:, None] & ok_e[None, :], other=0)
-        acc_o = acc_o + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
+        acc_o = acc_o * (alpha * alpha)[:, None] + tl.dot(w_o.to(v_o_0.dtype), v_o_0, input_precision=DOT_PRECISION)
     if SPLIT:  # partial states for _combine_kernel: [P, |G|, |i|(, |e|)] fp32
         base = (pid_p * tl.num_programs(1) + pid_g) * sz_i
         tl.store(st_z_ptr + base + ix_i, acc_z, mask=ok_i)
         tl.store(st_o_ptr + (base + ix_i[:, None]) * BLOCK_E + ix_e[None, :], acc_o, mask=ok_i[:, None])
+        tl.store(st_max_ptr + base + ix_i, run_max, mask=ok_i)
     else:
         t0 = acc_z[:, None] * acc_z[:, None]
         t1 = acc_o / t0
@@ -188,12 +198,18 @@ def _combine_kernel(
     ix_e = tl.arange(0, BLOCK_E)
     ok_e = ix_e < sz_e
     n_g = tl.num_programs(1)
+    big = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    for p in range(N_PARTS):  # M = max_p m_p
+        big = tl.maximum(big, tl.load(st_max_ptr + (p * n_g + pid_g) * sz_i + ix_i, mask=ok_i, other=float("-inf")))
+    m_safe = tl.where(big == float("-inf"), 0.0, big)
     acc_z = tl.full([BLOCK_M], 0.0, tl.float32)
     acc_o = tl.full([BLOCK_M, BLOCK_E], 0.0, tl.float32)
     for p in range(N_PARTS):
         base = (p * n_g + pid_g) * sz_i
-        acc_z = acc_z + tl.load(st_z_ptr + base + ix_i, mask=ok_i, other=0.0)
-        acc_o = acc_o + tl.load(st_o_ptr + (base + ix_i[:, None]) * BLOCK_E + ix_e[None, :], mask=ok_i[:, None], other=0.0)
+        m_p = tl.load(st_max_ptr + base + ix_i, mask=ok_i, other=float("-inf"))
+        beta = tl.exp2(m_p - m_safe)  # the part's scale relative to the global max
+        acc_z = acc_z + tl.load(st_z_ptr + base + ix_i, mask=ok_i, other=0.0) * (beta)
+        acc_o = acc_o + tl.load(st_o_ptr + (base + ix_i[:, None]) * BLOCK_E + ix_e[None, :], mask=ok_i[:, None], other=0.0) * (beta * beta)[:, None]
     t0 = acc_z[:, None] * acc_z[:, None]
     t1 = acc_o / t0
     res = t1 + tl.zeros([BLOCK_M, BLOCK_E], tl.float32)
@@ -212,7 +228,7 @@ def _launch(t, sz, out, cfg):
     dev = out.device
     prec = 'ieee' if out.dtype == torch.float32 else 'tf32'
     states = [torch.empty((parts, n_g, sz['i']), device=dev, dtype=torch.float32) if parts > 1 else out, torch.empty((parts, n_g, sz['i'], blocks['BLOCK_E']), device=dev, dtype=torch.float32) if parts > 1 else out]
-    st_max = out
+    st_max = torch.empty((parts, n_g, sz['i']), device=dev, dtype=torch.float32) if parts > 1 else out
     ins = [t['k'], *t['k'].stride(), t['q'], *t['q'].stride(), t['v'], *t['v'].stride()]
     grid = (triton.cdiv(sz['i'], bm), n_g, parts)
     _stream_kernel[grid](*ins, out, *out.stride(), *states, st_max, chunk if parts > 1 else max(n_j, 1), sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])
@@ -710,13 +726,13 @@ PROFILE = {'stream': 'j',
  'inputs': {'q': ('b', 'h', 'i', 'd'), 'k': ('b', 'h', 'j', 'd'), 'v': ('b', 'h', 'j', 'e')},
  'out_axes': ('b', 'h', 'i', 'e'),
  'states': [('b', 'h', 'i'), ('b', 'h', 'i', 'e')],
- 'shift': None,
+ 'shift': ('b', 'h', 'j', 'i'),
  'across': None,
  'causal': False,
  'work': [[('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
           [(), 0, 0, 1],
-          [('b', 'h', 'i', 'j'), 0, 3, 2],
-          [('b', 'e', 'h', 'i', 'j'), 2, 0, 0],
+          [('b', 'h', 'i', 'j'), 0, 2, 1],
+          [('b', 'e', 'h', 'i', 'j'), 2, 1, 0],
           [('b', 'h', 'i'), 0, 0, 2],
           [('b', 'e', 'h', 'i'), 0, 1, 0]]}
 DEVICES = {'a100': {'name': 'a100',
@@ -773,17 +789,17 @@ DEVICES = {'a100': {'name': 'a100',
           'regs_per_sm': 65536,
           'max_threads_per_sm': 2048,
           'tensor': {'fp8': 1979000000000000.0,
-                     'bf16': 788000000000000.0,
+                     'bf16': 707000000000000.0,
                      'fp16': 989400000000000.0,
                      'tf32': 494700000000000.0,
                      'fp32': 494700000000000.0},
           'fp32': 66900000000000.0,
-          'sfu': 3864960000000.0,
-          'hbm': 4300000000000.0,
+          'sfu': 4150000000000.0,
+          'hbm': 4220000000000.0,
           'l2': 10000000000000.0,
           'loop_latency_s': 9.5e-07,
           'program_stream_bytes_per_s': 88000000000.0,
-          'launch_s': 4.3e-06,
+          'launch_s': 4.7e-06,
           'l2_latency_s': 4e-07,
           'l2_bytes': 62914560,
           'exposed_fp32': 0.25,
