@@ -267,3 +267,23 @@ def test_body_reducing_over_rows_keeps_rows_in_one_program():
     ranked = rank(sf, term, small, forms=("fused", "split"))
     assert ranked and all(c.config["BLOCK_M"] >= 128 for c in ranked)
     assert rank(sf, term, dict(small, i=1024), forms=("fused", "split")) == []
+
+
+@pytest.mark.parametrize("i, j, later", [(4096, 4096, 0.4e-6), (256, 65536, 0.95e-6)])
+def test_later_waves_wait_for_l2_only_when_the_walked_keys_fit(i, j, later):
+    """Loop latency by hand: BLOCK_M 128 / BLOCK_N 64 / 3 stages at D = 128 holds 128 KB of SMEM,
+    one program per SM; the first wave waits for HBM (L = 0.95 µs a step), later waves for L2
+    (0.4 µs) if the K/V of the groups one wave walks fit in the 50 MB L2, else for HBM again.
+    A step also streams its 32 KB K/V tile at 88 GB/s; two tiles are in flight (3 stages)."""
+    sf, term = reference_form("spherical")
+    sz = dict(b=1, h=16, i=i, j=j, d=128, e=128)
+    c = fused_candidate(sf, term, sz, "bf16", H100,
+                        dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3))
+    row_blocks = i // 128
+    waves = math.ceil(16 * row_blocks / 132)
+    groups_per_wave = min(16, math.ceil(132 / row_blocks))
+    assert (groups_per_wave * j * 128 * 2 * 2 <= 50 * 2**20) == (later < 0.95e-6)
+    steps, tile = j // 64, 64 * 128 * 2 * 2
+    want = steps * (0.95e-6 + (waves - 1) * later + waves * tile / 88e9) / 2 + waves * 2 * 0.95e-6
+    assert c.detail["blocks_per_sm"] == 1
+    assert c.breakdown_s["latency"] == pytest.approx(want, rel=1e-9)
