@@ -220,7 +220,7 @@ def _heuristic(sz, device, dtype):
     return cfg
 
 
-{_chooser(profile(sf, term if term is not None else sf.as_term(), nest.skips_causal))}
+{_chooser(profile(sf, term if term is not None else sf.as_term(), causal or nest.skips_causal))}
 
 
 {_CAUSAL_CHECK if causal else ""}

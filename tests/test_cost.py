@@ -287,3 +287,32 @@ def test_later_waves_wait_for_l2_only_when_the_walked_keys_fit(i, j, later):
     want = steps * (0.95e-6 + (waves - 1) * later + waves * tile / 88e9) / 2 + waves * 2 * 0.95e-6
     assert c.detail["blocks_per_sm"] == 1
     assert c.breakdown_s["latency"] == pytest.approx(want, rel=1e-9)
+
+
+def test_split_parts_are_the_launchers():
+    """The launcher gives each part whole key blocks and launches only the parts that hold keys:
+    4100 keys in 64 asked-for parts of 64-key blocks are 33 parts of 128 keys."""
+    sf, term = reference_form("softmax")
+    sz = dict(b=1, h=2, i=1, j=4100, d=64, e=64)
+    c = fused_candidate(sf, term, sz, "bf16", H100,
+                        dict(BLOCK_M=16, BLOCK_N=64, num_warps=4, num_stages=3), 64)
+    assert c.detail["programs"] == 2 * 33
+    with pytest.raises(Rejected, match="empty"):
+        fused_candidate(sf, term, dict(sz, j=0), "bf16", H100,
+                        dict(BLOCK_M=16, BLOCK_N=64, num_warps=4, num_stages=3))
+
+
+def test_a_causal_mask_argument_is_not_loaded():
+    """`--causal MASK`: the kernel computes the mask from indices, so the model counts neither
+    its SMEM tiles nor its bytes; it costs the same as the mask built from positions."""
+    from wirefuse.loading import load_function
+    from wirefuse.report import analyse_function
+    sz = dict(b=1, h=16, i=8192, j=8192, d=128, e=128)
+    cfg = dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
+    axes = "q: b h i d, k: b h j d, v: b h j e"
+    arg = analyse_function(load_function("examples/attention.py:causal"), axes + ", mask: i j", "j")
+    inline = analyse_function(load_function("examples/attention.py:causal_inline"), axes, "j")
+    c_arg = fused_candidate(arg.stream_form, arg.term, sz, "bf16", H100, cfg, causal="mask")
+    c_inl = fused_candidate(inline.stream_form, inline.term, sz, "bf16", H100, cfg)
+    for k in ("smem_bytes", "bytes_hbm", "bytes_to_smem", "flops_tensor"):
+        assert c_arg.detail[k] == c_inl.detail[k], k

@@ -461,6 +461,8 @@ def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
     reduction needs whole), and the per-config byte counts.  The search asks once per config."""
     stream, rows, batch, inputs = p["stream"], p["rows"], p["batch"], p["inputs"]
     bm, bn = config["BLOCK_M"], config["BLOCK_N"]
+    if not sizes[stream]:
+        raise Rejected(f"the stream axis {stream} is empty: nothing to fold")
     res = residency(p, sizes, config, elt)
     if res["smem_bytes"] > spec["smem_per_block"]:
         raise Rejected(f"needs {res['smem_bytes']} B of SMEM per block; {spec['name']} gives "
@@ -517,9 +519,13 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     f = fitted or fit(p, sizes, elt, spec, config)
     occ, row_blocks, out_elems = f["blocks_per_sm"], f["row_blocks"], f["out_elems"]
     n = sizes[stream]
-    chunk = math.ceil(n / splits)
-    if splits > 1 and chunk < bn:
-        raise Rejected(f"{splits} splits leave {chunk} keys each, fewer than BLOCK_N={bn}")
+    if splits > 1 and math.ceil(n / splits) < bn:
+        raise Rejected(f"{splits} splits leave {math.ceil(n / splits)} keys each, fewer than "
+                       f"BLOCK_N={bn}")
+    # as the launcher cuts the keys: whole key blocks per part, so the last parts may be empty
+    # and are not launched (`splits` below is the count of parts that run)
+    chunk = math.ceil(math.ceil(n / splits) / bn) * bn
+    splits = math.ceil(n / chunk)
     programs = f["groups"] * row_blocks * splits
     # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.
     pad = padded(p, sizes, bm, bn, chunk)
