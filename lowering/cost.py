@@ -49,9 +49,9 @@ class Roles:
     inputs: dict
 
 
-def roles(term: Term, axis: str, sf: StreamForm | None = None) -> Roles:
+def roles(term: Term, axis: str, nest=None) -> Roles:
+    """The axes' roles; `nest`: the generator's loop nest for the form (`_loopnest`), if any."""
     ins = {t.name: t.axes for t in term.walk() if isinstance(t, Input)}
-    nest = _loopnest(sf) if sf is not None else None
     if nest is not None:  # the generator's own reading: a mask over (i, j) or shared K/V heads
         rows, batch = (nest.row,), tuple(nest.group)  # do not hide the row and group axes
         value = tuple(a for a in term.axes if a not in batch and a not in rows)
@@ -63,14 +63,21 @@ def roles(term: Term, axis: str, sf: StreamForm | None = None) -> Roles:
     return Roles(axis, rows, batch, value, ins)
 
 
-def _loopnest(sf: StreamForm):
-    """The loop nest the generator builds for sf, or None where it has none (hand-written
-    forms the generator does not lower): then roles() reads the axes from the inputs."""
-    from .loopnest import Unsupported, build_loopnest, simplify_tail
+def _loopnest(sf: StreamForm, causal: str | None = None, strict: bool = False):
+    """The loop nest the generator builds for sf (with `causal`, a mask argument taken as
+    j ≤ i and checked as `export --causal` checks it), or None where it has none (hand-written
+    forms the generator does not lower: then roles() reads the axes from the inputs), unless
+    `strict`: then the lowering's one-line reason is raised."""
+    from .loopnest import build_loopnest, check_causal_skip, simplify_tail
     try:
-        return build_loopnest(StreamForm(sf.axis, sf.components, simplify_tail(sf.tail),
-                                         sf.shift))
-    except (Unsupported, UserError):
+        nest = build_loopnest(StreamForm(sf.axis, sf.components, simplify_tail(sf.tail),
+                                         sf.shift), causal=causal)
+        if causal:
+            check_causal_skip(nest)
+        return nest
+    except UserError:  # loopnest.Unsupported is one
+        if strict:
+            raise
         return None
 
 
@@ -151,17 +158,8 @@ def skips_causal(sf: StreamForm, causal: str | None = None, strict: bool = False
     positions (#j ≤ #i, e.g. torch.tril of ones) that the loop nest recognises exactly.  False
     for a form the lowering does not take (the cost model then counts every block), unless
     `strict`: then the lowering's one-line reason is raised (a bad `--causal MASK`)."""
-    from .loopnest import build_loopnest, check_causal_skip, simplify_tail
-    try:
-        nest = build_loopnest(StreamForm(sf.axis, sf.components, simplify_tail(sf.tail),
-                                         sf.shift), causal=causal)
-        if causal:
-            check_causal_skip(nest)
-    except UserError:
-        if strict:
-            raise
-        return False
-    return nest.skips_causal
+    nest = _loopnest(sf, causal, strict)
+    return nest is not None and nest.skips_causal
 
 
 def profile(sf: StreamForm, term: Term, causal: bool | str | None = None) -> dict:
@@ -179,8 +177,10 @@ def profile(sf: StreamForm, term: Term, causal: bool | str | None = None) -> dic
     """
     key = (sf, term, causal)
     if key not in _PROFILES:
-        skips = causal if isinstance(causal, bool) else skips_causal(sf, causal)
-        r = roles(term, sf.axis, sf)
+        nest = _loopnest(sf)  # one build serves the roles and, causal=None, the skipping
+        skips = (causal if isinstance(causal, bool) else skips_causal(sf, causal) if causal
+                 else nest is not None and nest.skips_causal)
+        r = roles(term, sf.axis, nest)
         across = [t for c in sf.components for t in c.body.walk()
                   if isinstance(t, (Reduce, Opaque)) and t.axis in r.rows]
         folds = [Reduce(c.monoid, sf.axis, c.body) for c in sf.components]
