@@ -109,3 +109,35 @@ def causal_terms(bodies, row: str, stream: str) -> dict[Term, bool]:
                 if v is not None:
                     out[t] = v
     return out
+
+
+def fold_known(t: Term, known: dict[Term, bool]) -> Term:
+    """t as a key block wholly at or below the diagonal computes it: each mask term of `known`
+    is its constant, and the selects, negations and casts of those constants are folded away
+    (the generated kernel's full-block loop emits none of them; lowering/cost.py counts the
+    work of that loop from this term).
+
+    >>> from wirefuse.rewrite.sexpr import parse
+    >>> m = parse("(le #j #i)")
+    >>> fold_known(parse("(exp (where (not (le #j #i)) -inf s[i,j]))"), {m: True})
+    (exp s[i,j])
+    """
+    memo: dict[Term, Term] = {}
+
+    def go(u: Term):
+        if u in known:
+            return Const(known[u])
+        if u not in memo:
+            kids = tuple(go(c) for c in u.children)
+            out = u.with_children(kids) if kids != u.children else u
+            if isinstance(out, Elem) and kids and isinstance(kids[0], Const) and kids[0].dtype == "bool":
+                flag = kids[0].value
+                if out.op == "not":
+                    out = Const(not flag)
+                elif out.op == "where":
+                    out = kids[1] if flag else kids[2]
+                elif out.op == "float":
+                    out = Const(1.0 if flag else 0.0)
+            memo[u] = out
+        return memo[u]
+    return go(t)

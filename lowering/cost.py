@@ -27,6 +27,7 @@ from ..rewrite.sexpr import parse
 from ..rewrite.term import (Broadcast, Const, Input, Layout, Opaque, Reduce, Rename, Size, State,
                             Term)
 from ..theorems.stream import StreamForm, decompose
+from .causal import fold_known
 from .cost_core import RESOURCES, Rejected, fused_time  # noqa: F401  (Rejected: re-exported)
 from .cost_counts import (SFU_OPS, Counts, contraction_factors, node_counts,  # noqa: F401
                           term_counts, tile_traffic, volume as _volume, work_terms)
@@ -183,7 +184,13 @@ def profile(sf: StreamForm, term: Term, causal: bool | str | None = None) -> dic
         r = roles(term, sf.axis, nest)
         across = [t for c in sf.components for t in c.body.walk()
                   if isinstance(t, (Reduce, Opaque)) and t.axis in r.rows]
-        folds = [Reduce(c.monoid, sf.axis, c.body) for c in sf.components]
+        # the kernel's loop over the key blocks wholly below the diagonal knows the mask
+        # there and computes none of it; cost_core counts the diagonal blocks' mask apart
+        known = {}
+        if skips:
+            cnest = _loopnest(sf, causal) if isinstance(causal, str) else nest
+            known = cnest.causal_known() if cnest is not None else {}
+        folds = [Reduce(c.monoid, sf.axis, fold_known(c.body, known)) for c in sf.components]
         if len(_PROFILES) > 256:
             _PROFILES.clear()
         _PROFILES[key] = {

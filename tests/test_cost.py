@@ -254,6 +254,15 @@ def test_causal_kernel_is_costed_for_the_blocks_it_runs():
     assert ratio == pytest.approx(run / blocks, rel=1e-6)
     assert c_causal.predicted_s < 0.6 * c_full.predicted_s
     assert c_all.detail["flops_tensor"] == pytest.approx(c_full.detail["flops_tensor"], rel=1e-6)
+    # FP32 work: a key block wholly below the diagonal knows its mask, so it does softmax's
+    # work per score; the tail (one divide per output element) runs once; each of the 128 row
+    # blocks' diagonal (two 64-key blocks) computes the mask, a compare and a select per score.
+    tail = 16 * 16384 * 128
+    diag = 2 * 16 * 128 * 2 * 128 * 64
+    want = (c_full.detail["flops_fp32"] - tail) * run / blocks + tail + diag
+    assert c_causal.detail["flops_fp32"] == pytest.approx(want, rel=1e-9)
+    assert c_causal.detail["ops_sfu"] == pytest.approx(c_full.detail["ops_sfu"] * run / blocks,
+                                                       rel=1e-9)
 
 
 def test_body_reducing_over_rows_keeps_rows_in_one_program():
@@ -314,5 +323,6 @@ def test_a_causal_mask_argument_is_not_loaded():
     inline = analyse_function(load_function("examples/attention.py:causal_inline"), axes, "j")
     c_arg = fused_candidate(arg.stream_form, arg.term, sz, "bf16", H100, cfg, causal="mask")
     c_inl = fused_candidate(inline.stream_form, inline.term, sz, "bf16", H100, cfg)
-    for k in ("smem_bytes", "bytes_hbm", "bytes_to_smem", "flops_tensor"):
+    for k in ("smem_bytes", "bytes_hbm", "bytes_to_smem", "flops_tensor", "flops_fp32",
+              "ops_sfu"):
         assert c_arg.detail[k] == c_inl.detail[k], k
