@@ -8,9 +8,9 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4`, `run5`) writes
-bench/costmodel_plan_run3.json (`_run4.json`, `_run5.json`) instead: a held-out plan of generated
-kernels only, on shapes no earlier run timed (RUN3, RUN4, RUN5 below); run it with
+over the whole search space.  `plan --set run3` (`run4` ... `run6`) writes
+bench/costmodel_plan_run3.json (`_run4.json` ... `_run6.json`) instead: a held-out plan of
+generated kernels only, on shapes no earlier run timed (RUN3 ... RUN6 below); run it with
 `measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
@@ -124,6 +124,28 @@ RUN5_VARIANTS = {"spherical": _RUN5_FULL, "softmax": _RUN5_FULL,
                  "causal_inline": ("causal-8k-h16", "causal-12k-b2")}
 RUN5_PLAN = os.path.join(HERE, "costmodel_plan_run5.json")
 
+# Run 6: shapes none of runs 1-5 timed, for the model as changed after run 5 (the tile loads'
+# share of the tensor core's time, hardware.py: exposed_loads), CUDA-graph timed.  Adds softcap
+# (softmax of c·tanh(s/c): a running max and two SFU ops per score), a variant no earlier run
+# timed, so the fitted constants meet a loop body they were not fitted to.
+RUN6 = {
+    "prefill-6k-h16": dict(b=1, h=16, i=6144, j=6144, d=D, e=E),
+    "prefill-9k-b2-h12": dict(b=2, h=12, i=9216, j=9216, d=D, e=E),
+    "prefill-2.5k-b4": dict(b=4, h=16, i=2560, j=2560, d=D, e=E),
+    "prefill-16k-h8-d64": dict(b=1, h=8, i=16384, j=16384, d=64, e=64),
+    "causal-6k-b2": dict(b=2, h=16, i=6144, j=6144, d=D, e=E),
+    "causal-16k-h8": dict(b=1, h=8, i=16384, j=16384, d=D, e=E),
+    "decode-36k-h16": dict(b=1, h=16, i=1, j=36864, d=D, e=E),
+    "decode-56k-h12": dict(b=1, h=12, i=1, j=57344, d=D, e=E),
+    "decode-112k-h4": dict(b=1, h=4, i=1, j=114688, d=D, e=E),
+}
+_RUN6_FULL = tuple(s for s in RUN6 if not s.startswith("causal"))
+RUN6_VARIANTS = {"spherical": _RUN6_FULL, "softmax": _RUN6_FULL,
+                 "sigmoid": ("prefill-6k-h16", "prefill-2.5k-b4", "decode-56k-h12"),
+                 "softcap": ("prefill-9k-b2-h12", "prefill-16k-h8-d64", "decode-36k-h16"),
+                 "causal_inline": ("causal-6k-b2", "causal-16k-h8")}
+RUN6_PLAN = os.path.join(HERE, "costmodel_plan_run6.json")
+
 
 def heuristic(sizes: dict, sms: int = 132) -> tuple[int, dict]:
     """(splits, config) that exported modules chose for bf16 on a GPU before the cost model
@@ -198,9 +220,10 @@ HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid
     "run3": (RUN3, RUN3_VARIANTS, RUN3_REPEATS, RUN3_PLAN, _grid_run3),
     "run4": (RUN4, RUN4_VARIANTS, set(), RUN4_PLAN, _grid_run4),
     "run5": (RUN5, RUN5_VARIANTS, set(), RUN5_PLAN, _grid_run5),
+    "run6": (RUN6, RUN6_VARIANTS, set(), RUN6_PLAN, _grid_run5),
 }
 # Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
-GRAPH_TIMED = {"run5"}
+GRAPH_TIMED = {"run5", "run6"}
 
 
 def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
@@ -355,7 +378,7 @@ def recost(doc: dict, device: str, dtype: str) -> dict:
     from wirefuse.lowering.hardware import get_device
     from wirefuse.rewrite.sexpr import parse
     spec = get_device(device)
-    sizes_of = {**SHAPES, **RUN3, **RUN4, **RUN5}
+    sizes_of = {**SHAPES, **RUN3, **RUN4, **RUN5, **RUN6}
     if "points" in doc:
         old = doc["points"]
     else:  # a measured file: rebuild the plan's fields (run 1: hand kernels and eager torch)
@@ -1095,12 +1118,12 @@ def main(argv=None):
     p = sub.add_parser("plan")
     p.add_argument("--set", choices=("run2", *HELD_OUT_SETS), default="run2",
                    help="run2: the calibration + held-out shapes, hand and generated kernels; "
-                   "run3, run4, run5: held-out plans of generated kernels only (RUN3, RUN4, "
-                   "RUN5; run5's plan asks measure for CUDA-graph timing)")
+                   "run3 ... run6: held-out plans of generated kernels only (RUN3 ... RUN6; "
+                   "the plans of run5 and run6 ask measure for CUDA-graph timing)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
     p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
-                   f"costmodel_plan_<set>.json with --set run3 / run4 / run5")
+                   f"costmodel_plan_<set>.json with --set run3 ... run6")
     p.add_argument("--cost-only", action="store_true",
                    help="re-cost the points without rewriting bench/generated_cm/")
     p.add_argument("--recost", metavar="FILE",
@@ -1114,7 +1137,7 @@ def main(argv=None):
     t = m.add_mutually_exclusive_group()
     t.add_argument("--graph", action="store_true", default=None,
                    help="time CUDA-graph replays of each kernel (GPU time without the host's "
-                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5)")
+                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5, run6)")
     t.add_argument("--eager", dest="graph", action="store_false",
                    help="time the eager call with do_bench, whatever the plan says")
     f = sub.add_parser("facts", help="measure the device figures only (torch + triton)")
