@@ -35,7 +35,8 @@ from ..lowering import cost_core
 from ..lowering.cost import profile
 from ..lowering.cost_search import SPACE
 from ..lowering.hardware import DEVICES
-from ..lowering.loopnest import build_loopnest, check_causal_skip, simplify_tail
+from ..lowering.loopnest import (build_loopnest, certificate_degrees, check_causal_skip,
+                                  simplify_tail)
 from ..lowering.triton_gen import kernel_source
 from ..rewrite.sexpr import to_sexpr
 from ..theorems.stream import StreamForm
@@ -62,9 +63,7 @@ def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]]
     if not name.isidentifier():
         raise UserError(f"cannot export {name!r}: not a Python identifier")
     simple = StreamForm(sf.axis, sf.components, simplify_tail(sf.tail), sf.shift)
-    shift = (certificate or {}).get("shift") or {}
-    degrees = {k: float(__import__("fractions").Fraction(v)) for k, v in
-               (shift.get("degrees") or {}).items()}
+    degrees = certificate_degrees(certificate)
     nest = build_loopnest(simple, causal=causal, degrees=degrees)
     if causal:
         check_causal_skip(nest)
@@ -220,7 +219,8 @@ def _heuristic(sz, device, dtype):
     return cfg
 
 
-{_chooser(profile(sf, term if term is not None else sf.as_term(), causal or nest.skips_causal))}
+{_chooser(profile(sf, term if term is not None else sf.as_term(), causal or nest.skips_causal,
+                  degrees))}
 
 
 {_CAUSAL_CHECK if causal else ""}
@@ -269,9 +269,12 @@ def _smaller(cfg):
         return dict(cfg, num_stages=cfg["num_stages"] - 1)
     if cfg["block_n"] > 16:
         return dict(cfg, block_n=cfg["block_n"] // 2, num_stages=2)
-    if cfg["block_m"] > 16:  # one warpgroup per 64 rows, as the cost model assumes
+    if cfg["block_m"] > 16:
         bm = cfg["block_m"] // 2
-        return dict(cfg, block_m=bm, num_warps=max(4, bm // 16), num_stages=2)
+        # the warps the user fixed in CONFIG stay; else one warpgroup per 64 rows, as the cost
+        # model assumes on the H100
+        warps = CONFIG["num_warps"] if CONFIG["num_warps"] is not None else max(4, bm // 16)
+        return dict(cfg, block_m=bm, num_warps=warps, num_stages=2)
     return None
 
 
@@ -363,7 +366,7 @@ _KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warp
 _NEEDS = {a for axes in PROFILE["inputs"].values() for a in axes}
 
 
-def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
+def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capability=None):
     """The launch config the napkin cost model ranks first for axis sizes `sz` and torch
     `dtype` on the GPU named `gpu` (torch.cuda.get_device_name), or None when it accepts none.
 
@@ -373,8 +376,9 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
     order).  Device figures: those of the known device whose name `gpu` contains (h100, h200,
     a100); an unknown GPU, or a known one with another SM count `sms`, gets the H100's figures
     scaled by SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the
-    H100's) with the SMEM/register `limits` torch reports for it.  fp32 arguments: the kernel's
-    dots run in IEEE fp32 on the FP32 units, so the FP32 rate stands in for the tensor rate.
+    H100's) with the SMEM/register `limits` torch reports for it; a `capability` (major, minor)
+    other than 9.x turns the wgmma warpgroup rule off.  fp32 arguments: the kernel's dots run
+    in IEEE fp32 on the FP32 units (no wgmma), so the FP32 rate stands in for the tensor rate.
     Costs some milliseconds of host time; _run caches the answer per shape."""
     fixed = {k: v for k, v in CONFIG.items() if v is not None}
     if len(fixed) == len(CONFIG):  # the user set every field: nothing to choose
@@ -382,7 +386,7 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
     if dtype not in _DTYPES or not _NEEDS <= set(sz):
         return None
     name, elt = _DTYPES[dtype]
-    figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits)
+    figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits, capability)
     if name == "fp32":
         figs = dict(figs, tensor=dict(figs["tensor"], fp32=figs["fp32"]))
     configs, seen = [], set()
@@ -400,15 +404,15 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
 
 
 def _gpu(device):
-    """(name, SM count, limits) of a CUDA device as torch reports them; limits a torch
-    version does not report are left out."""
+    """(name, SM count, limits, compute capability) of a CUDA device as torch reports them;
+    limits a torch version does not report are left out."""
     props = torch.cuda.get_device_properties(device)
     limits = {k: getattr(props, a, None) for k, a in (
         ("smem_per_block", "shared_memory_per_block_optin"),
         ("smem_per_sm", "shared_memory_per_multiprocessor"),
         ("regs_per_sm", "regs_per_multiprocessor"),
         ("max_threads_per_sm", "max_threads_per_multi_processor"))}
-    return props.name, props.multi_processor_count, limits
+    return props.name, props.multi_processor_count, limits, (props.major, props.minor)
 
 
 def _config(sz, device, dtype):

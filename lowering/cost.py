@@ -64,15 +64,17 @@ def roles(term: Term, axis: str, nest=None) -> Roles:
     return Roles(axis, rows, batch, value, ins)
 
 
-def _loopnest(sf: StreamForm, causal: str | None = None, strict: bool = False):
+def _loopnest(sf: StreamForm, causal: str | None = None, strict: bool = False,
+              degrees: dict | None = None):
     """The loop nest the generator builds for sf (with `causal`, a mask argument taken as
-    j ≤ i and checked as `export --causal` checks it), or None where it has none (hand-written
-    forms the generator does not lower: then roles() reads the axes from the inputs), unless
-    `strict`: then the lowering's one-line reason is raised."""
+    j ≤ i and checked as `export --causal` checks it; `degrees`, the certificate's shift
+    degrees, as export passes them: loopnest.certificate_degrees), or None where it has none
+    (hand-written forms the generator does not lower: then roles() reads the axes from the
+    inputs), unless `strict`: then the lowering's one-line reason is raised."""
     from .loopnest import build_loopnest, check_causal_skip, simplify_tail
     try:
         nest = build_loopnest(StreamForm(sf.axis, sf.components, simplify_tail(sf.tail),
-                                         sf.shift), causal=causal)
+                                         sf.shift), causal=causal, degrees=degrees)
         if causal:
             check_causal_skip(nest)
         return nest
@@ -153,33 +155,41 @@ class Candidate:
                 "detail": self.detail}
 
 
-def skips_causal(sf: StreamForm, causal: str | None = None, strict: bool = False) -> bool:
+def skips_causal(sf: StreamForm, causal: str | None = None, strict: bool = False,
+                 degrees: dict | None = None) -> bool:
     """Whether the generated kernel skips the key blocks past the diagonal: a boolean mask
     argument `causal` taken as j ≤ i (`export --causal`), or a mask the tracer built from
     positions (#j ≤ #i, e.g. torch.tril of ones) that the loop nest recognises exactly.  False
     for a form the lowering does not take (the cost model then counts every block), unless
-    `strict`: then the lowering's one-line reason is raised (a bad `--causal MASK`)."""
-    nest = _loopnest(sf, causal, strict)
+    `strict`: then the lowering's one-line reason is raised (a bad `--causal MASK`).
+    `degrees`: the certificate's shift degrees (needed where the sum components carry
+    different powers of e^u, as export passes them)."""
+    nest = _loopnest(sf, causal, strict, degrees)
     return nest is not None and nest.skips_causal
 
 
-def profile(sf: StreamForm, term: Term, causal: bool | str | None = None) -> dict:
+def profile(sf: StreamForm, term: Term, causal: bool | str | None = None,
+            degrees: dict | None = None) -> dict:
     """The stream form as plain data for lowering/cost_core.py (and for the modules that
     kernels/export.py writes): the axes' roles, each input's axes, the output's axes, each state
     component's axes (its body's, less the stream axis), the shift's axes, an axis of the rows
     that the loop body reduces over (column softmax) or None, and the work of the loop and the
     tail as size-free terms (cost_counts.work_terms), and whether the kernel skips key blocks
     past the diagonal (`causal`: True/False, a mask argument's name as `export --causal` takes
-    it, or None to find out from the form: a mask built from positions).
+    it, or None to find out from the form: a mask built from positions).  `degrees`: the
+    certificate's shift degrees, so that a form whose sum components carry different powers
+    of e^u gets the loop nest export builds (without them the generator has none for it).
 
     >>> p = profile(*reference_form("softmax"))
     >>> p["stream"], p["rows"], p["batch"], p["states"], p["shift"]
     ('j', ('i',), ('b', 'h'), [('b', 'h', 'i', 'e'), ('b', 'h', 'i')], ('b', 'h', 'i', 'j'))
     """
-    key = (sf, term, causal)
+    key = (sf, term, causal, tuple(sorted((degrees or {}).items())))
     if key not in _PROFILES:
-        nest = _loopnest(sf)  # one build serves the roles and, causal=None, the skipping
-        skips = (causal if isinstance(causal, bool) else skips_causal(sf, causal) if causal
+        # one build serves the roles and, causal=None, the skipping
+        nest = _loopnest(sf, degrees=degrees)
+        skips = (causal if isinstance(causal, bool) else
+                 skips_causal(sf, causal, degrees=degrees) if causal
                  else nest is not None and nest.skips_causal)
         r = roles(term, sf.axis, nest)
         across = [t for c in sf.components for t in c.body.walk()
@@ -188,7 +198,7 @@ def profile(sf: StreamForm, term: Term, causal: bool | str | None = None) -> dic
         # there and computes none of it; cost_core counts the diagonal blocks' mask apart
         known = {}
         if skips:
-            cnest = _loopnest(sf, causal) if isinstance(causal, str) else nest
+            cnest = _loopnest(sf, causal, degrees=degrees) if isinstance(causal, str) else nest
             known = cnest.causal_known() if cnest is not None else {}
         folds = [Reduce(c.monoid, sf.axis, fold_known(c.body, known)) for c in sf.components]
         if len(_PROFILES) > 256:
@@ -211,14 +221,15 @@ _PROFILES: dict = {}
 
 
 def fused_candidate(sf: StreamForm, term: Term, sizes: dict, dtype: str, spec: Spec,
-                    config: dict, splits: int = 1, causal: bool | str | None = None) -> Candidate:
+                    config: dict, splits: int = 1, causal: bool | str | None = None,
+                    degrees: dict | None = None) -> Candidate:
     """The stream form as one kernel (splits=1) or split-KV: `splits` programs per row block,
     each folding a chunk of the stream axis, then a combine kernel (⊙ over the p partial states,
     then the tail).  Raises Rejected if the config does not fit.  The arithmetic is
     lowering/cost_core.py's `fused_time` (shared with the exported modules); `causal` as in
-    `profile`."""
+    `profile`, and `degrees` (the certificate's shift degrees)."""
     spec.tensor_rate(dtype)  # a one-line UserError for a dtype the device has no rate for
-    total, bound, times, detail = fused_time(profile(sf, term, causal), sizes, dtype,
+    total, bound, times, detail = fused_time(profile(sf, term, causal, degrees), sizes, dtype,
                                              DTYPE_BYTES[dtype], spec.figures(), config, splits)
     return Candidate("split" if splits > 1 else "fused", splits, dict(config), total, bound,
                      times, detail)

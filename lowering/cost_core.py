@@ -164,10 +164,27 @@ def finish(times: dict) -> tuple:
     return top + times.get("combine", 0.0) + times.get("launch", 0.0), bound
 
 
-def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
+def warpgroup_rows(spec: dict, dtype: str) -> int:
+    """Rows of the score tile per warpgroup when the kernel's dots are wgmma, else 0.
+
+    The generated kernels run fp32 tensors' dots with input_precision "ieee" (triton_gen's
+    DOT_PRECISION), and Triton lowers an IEEE fp32 x fp32 dot to FMAs on the CUDA cores, not
+    to any MMA (its supportMMA takes f32 operands only under TF32): no warpgroups to fill.
+    Every other dtype (bf16, fp16, fp8, tf32) is wgmma on sm_90, so the device's figure stands
+    (0 where the device has no wgmma: the A100, or any GPU whose capability is not 9.x).
+
+    >>> h = {"warpgroup_rows": 64}
+    >>> warpgroup_rows(h, "bf16"), warpgroup_rows(h, "tf32"), warpgroup_rows(h, "fp32")
+    (64, 64, 0)
+    """
+    return 0 if dtype == "fp32" else spec.get("warpgroup_rows", 0)
+
+
+def fit(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: dict) -> dict:
     """What one config costs whatever the split count: residency and blocks per SM of one
     program (raising Rejected when it does not fit the device: SMEM, registers, rows a body
-    reduction needs whole), and the per-config byte counts.  The search asks once per config."""
+    reduction needs whole, warps a wgmma tile needs), and the per-config byte counts.  The
+    search asks once per config."""
     stream, rows, batch, inputs = p["stream"], p["rows"], p["batch"], p["inputs"]
     bm, bn = config["BLOCK_M"], config["BLOCK_N"]
     if not sizes[stream]:
@@ -176,7 +193,7 @@ def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
     if res["smem_bytes"] > spec["smem_per_block"]:
         raise Rejected(f"needs {res['smem_bytes']} B of SMEM per block; {spec['name']} gives "
                        f"{spec['smem_per_block']}")
-    wg_rows = spec.get("warpgroup_rows", 0)
+    wg_rows = warpgroup_rows(spec, dtype)
     if wg_rows and bm >= wg_rows and config["num_warps"] != 4 * bm // wg_rows:
         # wgmma gives each warpgroup (4 warps) 64 rows of the score tile; any other split puts
         # two accumulator tiles on one warpgroup's registers (BLOCK_M 128, 4 warps) or cuts each
@@ -225,7 +242,7 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     stream, inputs = p["stream"], p["inputs"]
     bm, bn = config["BLOCK_M"], config["BLOCK_N"]
     stages = config["num_stages"]
-    f = fitted or fit(p, sizes, elt, spec, config)
+    f = fitted or fit(p, sizes, dtype, elt, spec, config)
     occ, row_blocks, out_elems = f["blocks_per_sm"], f["row_blocks"], f["out_elems"]
     n = sizes[stream]
     if splits > 1 and math.ceil(n / splits) < bn:
@@ -350,7 +367,7 @@ def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, spli
     best = None
     for cfg in configs:
         try:
-            fitted = fit(p, sizes, elt, spec, cfg)
+            fitted = fit(p, sizes, dtype, elt, spec, cfg)
         except Rejected:
             continue
         for s in sorted(splits):
@@ -364,7 +381,7 @@ def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, spli
     return None if best is None else best[1:]
 
 
-def device_figures(devices: dict, gpu_name: str, sms=None, limits=None) -> tuple:
+def device_figures(devices: dict, gpu_name: str, sms=None, limits=None, capability=None) -> tuple:
     """(figures, how) for the GPU named `gpu_name` (torch.cuda.get_device_name).
 
     A name containing a known device's name ("NVIDIA H100 80GB HBM3" -> h100) takes its figures.
@@ -372,24 +389,34 @@ def device_figures(devices: dict, gpu_name: str, sms=None, limits=None) -> tuple
     the H100's figures scaled by SM count: SMs and the whole-chip tensor/FP32/SFU/L2 rates in
     proportion, HBM bandwidth and latencies unchanged (there is no better guess), and the
     per-SM and per-block limits from `limits` (the device's own, where torch reports them).
+    `capability`: the device's (major, minor) compute capability, where known; only sm_90 has
+    wgmma, so on any other the warpgroup rule is off (warpgroup_rows 0), whatever the name.
 
     >>> figs = {"h100": {"name": "h100", "sms": 132, "tensor": {"bf16": 1.0}, "fp32": 1.0,
-    ...                  "sfu": 1.0, "l2": 1.0, "hbm": 1.0}}
-    >>> device_figures(figs, "NVIDIA H100 80GB HBM3")[1]
+    ...                  "sfu": 1.0, "l2": 1.0, "hbm": 1.0, "warpgroup_rows": 64}}
+    >>> device_figures(figs, "NVIDIA H100 80GB HBM3", capability=(9, 0))[1]
     'h100'
     >>> f, how = device_figures(figs, "NVIDIA RTX 6000 Ada Generation", sms=66)
     >>> how, f["sms"], f["tensor"]["bf16"], f["hbm"]
     ('h100 figures scaled by SM count (66 SMs)', 66, 0.5, 1.0)
+    >>> f, how = device_figures(figs, "NVIDIA RTX 6000 Ada Generation", 142, None, (8, 9))
+    >>> f["warpgroup_rows"], how
+    (0, 'h100 figures scaled by SM count (142 SMs), no wgmma on sm_89')
     """
     low = gpu_name.lower().replace("-", " ")
     name = next((d for d in sorted(devices, key=len, reverse=True) if d in low), None)
     base = devices[name] if name else devices["h100"]
     if name and (sms is None or sms == base["sms"]):
-        return base, name
-    sms = sms or base["sms"]
-    f = sms / base["sms"]
-    out = dict(base, sms=sms, fp32=base["fp32"] * f, sfu=base["sfu"] * f, l2=base["l2"] * f,
-               tensor={k: v * f for k, v in base["tensor"].items()})
-    out.update({k: v for k, v in (limits or {}).items() if v})
-    out["name"] = gpu_name
-    return out, f"{base['name']} figures scaled by SM count ({sms} SMs)"
+        out, how = base, name
+    else:
+        sms = sms or base["sms"]
+        f = sms / base["sms"]
+        out = dict(base, sms=sms, fp32=base["fp32"] * f, sfu=base["sfu"] * f, l2=base["l2"] * f,
+                   tensor={k: v * f for k, v in base["tensor"].items()})
+        out.update({k: v for k, v in (limits or {}).items() if v})
+        out["name"] = gpu_name
+        how = f"{base['name']} figures scaled by SM count ({sms} SMs)"
+    if capability and capability[0] != 9 and out.get("warpgroup_rows"):
+        out = dict(out, warpgroup_rows=0)
+        how += f", no wgmma on sm_{capability[0]}{capability[1]}"
+    return out, how

@@ -42,10 +42,12 @@ def _spec(device) -> Spec:
 
 def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
          device="h100", *, forms=FORMS, splits=SPLITS, configs=None,
-         causal: bool | str | None = None) -> list[Candidate]:
+         causal: bool | str | None = None, degrees: dict | None = None) -> list[Candidate]:
     """Every candidate the device accepts, sorted by predicted time, best first.  `causal`: a
     boolean mask argument taken as j ≤ i (as `export --causal` takes it), True/False, or None:
-    the kernel skips key blocks past the diagonal where the form builds that mask itself."""
+    the kernel skips key blocks past the diagonal where the form builds that mask itself.
+    `degrees`: the certificate's shift degrees (loopnest.certificate_degrees), which export
+    builds the loop nest with."""
     spec = _spec(device)
     check_dtype(dtype, spec)
     sizes = check_sizes(term, sizes)
@@ -63,7 +65,7 @@ def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
         for p in counts:
             try:
                 out.append(fused_candidate(stream_form, term, sizes, dtype, spec, cfg, p,
-                                           causal))
+                                           causal, degrees))
             except Rejected:
                 pass
     out.sort(key=lambda c: rank_key(c.predicted_s, c.breakdown_s, c.splits, c.config))
@@ -72,14 +74,14 @@ def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
 
 def best_candidate(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
                    device="h100", forms=("fused", "split"), configs=None,
-                   causal: bool | str | None = None) -> Candidate:
+                   causal: bool | str | None = None, degrees: dict | None = None) -> Candidate:
     """The kernel `export` generates: the fastest fused or split-KV candidate (an exported
     module makes the same choice at run time, per call shape, with the same arithmetic).
 
     Returns a Candidate: `.form` ("fused" or "split"), `.splits` (p, 1 when fused), `.config`
     ({"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"}), `.predicted_ms`, `.bound`."""
     ranked = rank(stream_form, term, sizes, dtype, device, forms=forms, configs=configs,
-                  causal=causal)
+                  causal=causal, degrees=degrees)
     if not ranked:
         raise UserError("no tile config fits this device for these sizes")
     return ranked[0]
@@ -122,7 +124,7 @@ def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
     from ..theorems.stream import NotNormal, decompose
     if not sizes:
         raise UserError("sizes are required, e.g. sizes=dict(b=1, h=16, i=1, j=65536, ...)")
-    sf, note = None, ""
+    sf, note, degrees = None, "", None
     if callable(source) and not isinstance(source, Term):
         if axes is None:
             raise UserError("--axes is needed to trace a function, e.g. "
@@ -134,6 +136,10 @@ def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
         term = a.term
         if a.streamable and a.stream_form is not None and a.checker_ok is not False:
             sf = a.stream_form
+            # the loop nest export builds takes the certificate's shift degrees (components
+            # with different powers of e^u have no nest without them)
+            from .loopnest import certificate_degrees
+            degrees = certificate_degrees(a.certificate)
         else:
             note = f"not proven streamable along {stream} ({a.reason})"
         if sf is None:
@@ -164,8 +170,9 @@ def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
     else:
         if causal is not None:
             from .cost import skips_causal
-            skips_causal(sf, causal, strict=True)
-        ranked = rank(sf, term, sizes, dtype, device, forms=forms, causal=causal)
+            skips_causal(sf, causal, strict=True, degrees=degrees)
+        ranked = rank(sf, term, sizes, dtype, device, forms=forms, causal=causal,
+                      degrees=degrees)
     out = Ranking(ranked[:top] if top else ranked)
     out.note = note
     return out

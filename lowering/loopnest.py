@@ -222,6 +222,20 @@ def _exp_u_count(body: Term, u: Term) -> int:
     return k
 
 
+def certificate_degrees(certificate: dict | None) -> dict:
+    """The certificate's shift degrees as build_loopnest takes them, {sum component: α as a
+    float}; {} without a certificate or a shift (the certificate keeps α as a fraction string).
+
+    >>> certificate_degrees({"shift": {"u": "s", "degrees": {"z": "1", "o": "2"}}})
+    {'z': 1.0, 'o': 2.0}
+    >>> certificate_degrees(None), certificate_degrees({"shift": None})
+    ({}, {})
+    """
+    from fractions import Fraction
+    shift = (certificate or {}).get("shift") or {}
+    return {k: float(Fraction(v)) for k, v in (shift.get("degrees") or {}).items()}
+
+
 def build_loopnest(sf: StreamForm, causal: str | None = None,
                    degrees: dict | None = None) -> LoopNest:
     """The loop nest of `sf`; raises Unsupported (a UserError) for shapes the generator lacks.

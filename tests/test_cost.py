@@ -212,6 +212,57 @@ def test_hopper_gives_each_warpgroup_64_rows(bm, warps, ok):
     fused_candidate(sf, term, ATT, "bf16", get_device("a100"), dict(cfg, BLOCK_N=32))
 
 
+def test_fp32_dots_are_not_wgmma_so_hopper_takes_any_warp_count():
+    """fp32 tensors run their dots in IEEE fp32 (the launcher's DOT_PRECISION "ieee"), which
+    Triton lowers to FMAs, not wgmma: BLOCK_M 64 on 8 warps (or 128 on 4) is no split of a
+    wgmma tile there, so the H100 accepts it; tf32 and bf16 dots are wgmma and do not."""
+    sf, term = reference_form("softmax")
+    for bm, warps in ((64, 8), (128, 4)):
+        cfg = dict(BLOCK_M=bm, BLOCK_N=32, num_warps=warps, num_stages=2)
+        c = fused_candidate(sf, term, ATT, "fp32", H100, cfg)
+        # the fp32 tiles: q once (BLOCK_M x 128), k and v twice (2 stages x 32 x 128 each)
+        assert c.detail["smem_bytes"] == 4 * (bm * 128 + 2 * 2 * 32 * 128)
+        for dtype in ("tf32", "bf16"):
+            with pytest.raises(Rejected, match="warpgroup"):
+                fused_candidate(sf, term, ATT, dtype, H100, cfg)
+
+
+# Softmax squared with a boolean mask argument, in stream normal form: Σ_j (e^u)² v_j / (Σ_j e^u)²
+# with u the masked score.  Its two sums carry e^u twice and once: the generator rescales them
+# per component only with the certificate's degrees {o: 2, z: 1}.
+MASKED_U = ("(where (not mask[i,j]:bool) -inf (mul 0.088 (sum@d (mul q[b,h,i,d] k[b,h,j,d]))))")
+SQUARED = ("(layout@b,h,i,e (div (sum@j (mul (pow (exp U) 2.0) v[b,h,j,e])) "
+           "(square (sum@j (exp U)))))").replace("U", MASKED_U)
+
+
+def test_differing_shift_powers_are_costed_on_exports_loop_nest():
+    """With the certificate's degrees the model builds the loop nest export builds: `--causal
+    mask` is taken (without them the generator has no nest, so it is refused, as export
+    refuses a form without matching degrees), the mask is not loaded, the rows are i, and the
+    tensor-core work shrinks to the key blocks the causal kernel runs."""
+    from dataclasses import replace
+    from wirefuse.errors import UserError
+    from wirefuse.lowering.cost import profile, skips_causal
+    from wirefuse.theorems.stream import decompose
+    term = parse(SQUARED)
+    sf = replace(decompose(term, "j"), shift=parse(MASKED_U))
+    degrees = {"o": 2.0, "z": 1.0}
+    assert sorted(c.name for c in sf.components) == sorted(degrees)
+    with pytest.raises(UserError, match="different powers"):
+        skips_causal(sf, "mask", strict=True)
+    assert skips_causal(sf, "mask", strict=True, degrees=degrees)
+    p = profile(sf, term, "mask", degrees)
+    assert p["causal"] and p["rows"] == ("i",) and set(p["batch"]) == {"b", "h"}
+    assert set(p["inputs"]) == {"q", "k", "v"}
+    sz = dict(b=1, h=16, i=4096, j=4096, d=128, e=128)
+    cfg = dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
+    c = fused_candidate(sf, term, sz, "bf16", H100, cfg, causal="mask", degrees=degrees)
+    # row block r (128 rows) runs keys up to (r + 1)·128: 2r + 2 blocks of 64 keys, each a
+    # 128 × 64 score tile through two dots (q·k over d, p·v over e), 2 FLOPs per product
+    run = sum(2 * r + 2 for r in range(4096 // 128))
+    assert c.detail["flops_tensor"] == 16 * run * 2 * 128 * 64 * (128 + 128)
+
+
 def _visits_by_enumeration(rows, keys, bm, bn, chunk):
     """The causal kernel's loop, walked: row block r, part p runs keys [p·chunk, hi) with hi =
     min(p·chunk + chunk, keys, (r + 1)·BM), in blocks of BN."""

@@ -155,3 +155,49 @@ def test_causal_mask_argument_is_costed_for_the_blocks_the_kernel_runs(capsys):
     assert main(base + ["--causal", "k"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("wirefuse: error:") and "causal" in err and "\n" not in err
+
+
+SQUARED_PY = '''
+import torch
+
+def squared(q, k, v, mask):
+    s = (q @ k.transpose(-1, -2) * 0.088).masked_fill(~mask, float("-inf"))
+    return torch.softmax(s, dim=-1) ** 2 @ v
+'''
+
+
+def test_causal_explain_takes_what_export_takes_when_shift_powers_differ(tmp_path, capsys):
+    """softmax(s)² @ v streams as Σ e^(2u) v / (Σ e^u)²: its sums carry e^u twice and once, and
+    the generator rescales them per component with the certificate's degrees.  `explain
+    --causal mask` builds the loop nest `export --causal mask` builds (with those degrees): it
+    accepts the mask as export does, costs only the key blocks the kernel runs, and its top-1
+    is what the exported module launches."""
+    import math
+    import torch
+    from wirefuse.kernels.export import load_module
+    f = tmp_path / "sq.py"
+    f.write_text(SQUARED_PY)
+    axes = "q: b h i d, k: b h j d, v: b h j e, mask: i j"
+    sz = dict(b=1, h=8, i=2048, j=2048, d=64, e=64)
+    out = tmp_path / "sq_kernel.py"
+    assert main(["export", f"{f}:squared", "--axes", axes, "--stream", "j", "--causal", "mask",
+                 "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["explain", f"{f}:squared", "--axes", axes, "--causal", "mask", "--json",
+                 "--top", "1000", "--sizes", ",".join(f"{a}={n}" for a, n in sz.items())]) == 0
+    cands = json.loads(capsys.readouterr().out)["candidates"]
+    top = next(c for c in cands if c["form"] != "unfused")
+    bm, bn, parts = top["config"]["BLOCK_M"], top["config"]["BLOCK_N"], top["splits"]
+    # the causal kernel's loop, walked: row block r, part from key lo, runs the key blocks
+    # below min(lo + chunk, (r + 1)·BM); a step is a BM × BN tile through two dots
+    n = sz["j"]
+    chunk = math.ceil(math.ceil(n / parts) / bn) * bn
+    run = sum(max(0, math.ceil((min(lo + chunk, n, (r + 1) * bm) - lo) / bn))
+              for r in range(sz["i"] // bm) for lo in range(0, n, chunk))
+    assert top["detail"]["flops_tensor"] == sz["b"] * sz["h"] * run * bm * bn * 2 * (64 + 64)
+    mod = load_module(str(out), "_sq_causal_kernel")
+    assert mod.PROFILE["causal"] and "mask" not in mod.PROFILE["inputs"]
+    cfg = top["config"]
+    assert mod.choose(dict(sz), torch.bfloat16) == dict(
+        block_m=cfg["BLOCK_M"], block_n=cfg["BLOCK_N"], num_warps=cfg["num_warps"],
+        num_stages=cfg["num_stages"], splits=top["splits"])

@@ -212,3 +212,66 @@ def test_a_config_that_does_not_fit_steps_down(exported, monkeypatch):
         mod._run((q, q, q))
     assert "\n" not in str(e.value)
     mod._configs.clear()
+
+
+def test_step_down_keeps_the_users_num_warps(exported, monkeypatch):
+    """Halving BLOCK_M on out-of-resources derives num_warps (one warpgroup per 64 rows, at
+    least 4) only when CONFIG leaves it free; a num_warps the user fixed stays."""
+    import triton
+    mod, _, _ = exported
+    tried = []
+
+    def launch(t, sz, out, cfg):
+        tried.append((cfg["block_m"], cfg["num_warps"], cfg["num_stages"]))
+        if cfg["block_m"] > 32:
+            raise triton.runtime.errors.OutOfResources(262144, 232448, "shared memory")
+        return out
+    monkeypatch.setattr(mod, "_launch", launch)
+    q = torch.zeros(1, 2, 3, 16)
+    try:
+        for warps, want in ((8, [(128, 8, 1), (64, 8, 2), (64, 8, 1), (32, 8, 2)]),
+                            (None, [(128, 8, 1), (64, 4, 2), (64, 4, 1), (32, 4, 2)])):
+            mod.CONFIG = dict.fromkeys(mod.CONFIG) | {"num_warps": warps}
+            monkeypatch.setattr(mod, "_config", lambda sz, dev, dt: dict(
+                block_m=128, block_n=16, num_warps=8, num_stages=1, splits=1))
+            mod._configs.clear()
+            tried.clear()
+            mod._run((q, q, q))
+            assert tried == want, warps
+    finally:
+        mod.CONFIG = dict.fromkeys(mod.CONFIG)
+        mod._configs.clear()
+
+
+class _Props:
+    """What torch.cuda.get_device_properties reports, for a GPU this machine does not have."""
+    def __init__(self, name, sms, major, minor, smem_block):
+        self.name, self.multi_processor_count, self.major, self.minor = name, sms, major, minor
+        self.shared_memory_per_block_optin = smem_block
+        self.shared_memory_per_multiprocessor = smem_block + 1024
+        self.regs_per_multiprocessor, self.max_threads_per_multi_processor = 65536, 1536
+
+
+def test_warpgroup_rule_only_where_the_dots_are_wgmma(exported, monkeypatch):
+    """wgmma exists on sm_90 only, and fp32 tensors' dots (IEEE) are FMAs: BLOCK_M 64 on 8
+    warps is refused for bf16 on an H100 (or an unknown sm_90 part) but taken for bf16 on an
+    sm_89 card (the GPU's capability comes from torch's device properties) and for fp32."""
+    mod, _, _ = exported
+    sz = dict(SIZES[0])
+    try:
+        mod.CONFIG = dict.fromkeys(mod.CONFIG) | {"block_m": 64, "num_warps": 8}
+        assert mod.choose(dict(sz), torch.bfloat16, NAMES["h100"]) is None
+        assert mod.choose(dict(sz), torch.bfloat16, "Some Future GPU", 144, None, (9, 0)) is None
+        got = mod.choose(dict(sz), torch.float32, NAMES["h100"])
+        assert got is not None and (got["block_m"], got["num_warps"]) == (64, 8)
+        ada = _Props("NVIDIA GeForce RTX 4090", 128, 8, 9, 99 * 1024)
+        monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: ada)
+        got = mod._config(dict(sz), torch.device("cuda"), torch.bfloat16)
+        limits = dict(smem_per_block=99 * 1024, smem_per_sm=100 * 1024, regs_per_sm=65536,
+                      max_threads_per_sm=1536)
+        assert got == mod.choose(dict(sz), torch.bfloat16, ada.name, 128, limits, (8, 9))
+        assert (got["block_m"], got["num_warps"]) == (64, 8)
+        # what fits 99 KB: q once, the streamed K and V tiles num_stages deep (bf16)
+        assert 2 * (64 * D + got["num_stages"] * got["block_n"] * 2 * D) <= 99 * 1024
+    finally:
+        mod.CONFIG = dict.fromkeys(mod.CONFIG)
