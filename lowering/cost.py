@@ -24,10 +24,11 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import UserError
 from ..rewrite.sexpr import parse
-from ..rewrite.term import (Broadcast, Const, Input, Layout, Opaque, Reduce, Rename, Size, State,
-                            Term)
+from ..rewrite.term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size,
+                            State, Term)
 from ..theorems.stream import StreamForm, decompose
 from .causal import fold_known
+from .loopnest import shift_power
 from .cost_core import RESOURCES, Rejected, fused_time  # noqa: F401  (Rejected: re-exported)
 from .cost_counts import (SFU_OPS, Counts, contraction_factors, node_counts,  # noqa: F401
                           term_counts, tile_traffic, volume as _volume, work_terms)
@@ -201,6 +202,7 @@ def profile(sf: StreamForm, term: Term, causal: bool | str | None = None,
             cnest = _loopnest(sf, causal, degrees=degrees) if isinstance(causal, str) else nest
             known = cnest.causal_known() if cnest is not None else {}
         folds = [Reduce(c.monoid, sf.axis, fold_known(c.body, known)) for c in sf.components]
+        shift = fold_known(sf.shift, known) if sf.shift is not None else None
         if len(_PROFILES) > 256:
             _PROFILES.clear()
         _PROFILES[key] = {
@@ -213,11 +215,24 @@ def profile(sf: StreamForm, term: Term, causal: bool | str | None = None,
             "shift": sf.shift.axes if sf.shift is not None else None,
             "across": across[0].axis if across else None,
             "causal": bool(skips and len(r.rows) == 1),
-            "work": work_terms(folds) + work_terms(sf.tail)}
+            "work": work_terms(folds, _bare_exps(folds, shift)) + work_terms(sf.tail)}
     return _PROFILES[key]
 
 
 _PROFILES: dict = {}
+
+
+def _bare_exps(folds, shift) -> frozenset:
+    """The exp nodes the generator emits as one bare ex2 of the rescaled shift (e^(k·u): the
+    running max's e_u, triton_gen's `_shift_log2`): exp of a multiple of the shift."""
+    if shift is None:
+        return frozenset()
+    out = set()
+    for f in folds:
+        for t in f.walk():
+            if isinstance(t, Elem) and t.op == "exp" and shift_power(t, shift):
+                out.add(t)
+    return frozenset(out)
 
 
 def fused_candidate(sf: StreamForm, term: Term, sizes: dict, dtype: str, spec: Spec,

@@ -5,9 +5,9 @@ a term with axis sizes gives
 
 * tensor-core FLOPs: a sum over an axis of a product of two or more arrays that both carry that
   axis (a contraction) costs 2 FLOPs per element of its body (one multiply, one add);
-* special-function ops (the SFU / MUFU unit): exp, log, sqrt, rsqrt, tanh (and log1p, expm1,
-  sin, cos), one per element of the node; pow = one log and one exp; sigmoid = ex2 and rcp,
-  plus the 3 FP32 instructions its lowering issues (SFU_FP32);
+* special-function ops (the SFU / MUFU unit): exp, log, sqrt, rsqrt (and log1p, expm1, sin,
+  cos), one per element of the node; pow = one log and one exp; sigmoid and tanh = an ex2 and
+  an rcp each, plus the FP32 instructions their lowering issues (SFU_FP32);
 * FP32 FLOPs: every other elementwise op (n-ary add/mul: n-1 per element) and every other
   reduction (one combine per element of its body).
 
@@ -17,8 +17,8 @@ Shared subterms count once (terms are hash-consed; a fused kernel computes `s` o
 >>> c = term_counts(parse("(sum@d (mul q[i,d] k[j,d]))"), {"i": 4, "j": 8, "d": 16})
 >>> c.tensor, c.fp32, c.sfu                     # 2 · i · j · d
 (1024.0, 0.0, 0.0)
->>> term_counts(parse("(sum@j (exp x[i,j]))"), {"i": 4, "j": 8})
-Counts(tensor=0.0, fp32=32.0, sfu=32.0)
+>>> term_counts(parse("(sum@j (exp x[i,j]))"), {"i": 4, "j": 8})    # add + exp's 4 (SFU_FP32)
+Counts(tensor=0.0, fp32=160.0, sfu=32.0)
 
 Bytes follow one rule for every tiled kernel (`tile_traffic`): a program owns one tile of each
 *grid* axis, so an input that lacks a grid axis is loaded again by every program along it: once per
@@ -40,13 +40,21 @@ from ..rewrite.sexpr import parse  # noqa: F401  (the doctests use it)
 from ..rewrite.term import Elem, Opaque, Reduce, Term
 from .cost_core import counts, tile_traffic, volume  # noqa: F401  (tile_traffic: re-exported)
 
-SFU_OPS = {"exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 2, "log1p": 1,
+SFU_OPS = {"exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 2, "sigmoid": 2, "log1p": 1,
            "expm1": 1, "sin": 1, "cos": 1, "pow": 2}
-# FP32 instructions that come with an SFU op in the generated code: tl.sigmoid(x) is
-# 1 / (1 + exp(-x)), i.e. a multiply by -log2 e, ex2 (MUFU), an add of 1 and div.full
-# (rcp on MUFU, then a multiply).  exp itself needs none: the generator folds log2 e into the
-# constant scale of the score (one multiply, which the term already counts).
-SFU_FP32 = {"sigmoid": 3}
+# FP32-pipe instructions that come with an SFU op in the generated code, as compiled for sm_90
+# (triton 3.6; counted in the SASS of the generated sigmoid and softcap kernels, H100,
+# 2026-11-23: MUFU, FMUL, FADD, FFMA, FSETP, FSEL and FMNMX per score of the loop, less what
+# the rest of the body accounts for).  tl.sigmoid(x) is 1 / (1 + exp(-x)): a multiply by
+# -log2 e, ex2 with its range fix-up (ex2.approx.f32 is not flush-to-zero: a compare, two
+# multiplies and a select around MUFU.EX2), an add of 1 and div.full (MUFU.RCP with its own
+# range scaling): about 10.  tanh is triton_gen's `_tanh`, sign(x)·(1 − e^(−2|x|)) /
+# (1 + e^(−2|x|)): the same ex2 and div.full plus |x|·−2, 1 ∓ t and the select by sign, whose
+# predicate the compiler packs into integer registers: about 20.  A plain exp is tl.exp: a
+# multiply by log2 e and the same ex2 with its fix-up, 4.  The shifted e^u of a running max
+# (softmax) is emitted as tl.exp2 of u − M with log2 e folded into the score's scale, and its
+# ex2 flushes to zero: none (`work_terms(..., folded=)`).
+SFU_FP32 = {"sigmoid": 10, "tanh": 20, "exp": 4}
 
 
 
@@ -77,9 +85,10 @@ def contraction_factors(t: Term) -> tuple[Term, ...] | None:
     return tuple(x for x in t.body.args if _is_array(x)) if len(along) >= 2 else None
 
 
-def node_work(t: Term) -> tuple:
+def node_work(t: Term, folded=frozenset()) -> tuple:
     """The work of one node alone (its children already computed), as (axes, tensor, fp32,
-    sfu): each count is its coefficient times the product of those axes' sizes."""
+    sfu): each count is its coefficient times the product of those axes' sizes.  A node in
+    `folded` is an SFU op the generator emits bare (no FP32 fix-up around it)."""
     if isinstance(t, Reduce):
         axes = t.body.axes if t.axis in t.body.axes else t.body.axes + (t.axis,)
         factors = contraction_factors(t)
@@ -89,7 +98,7 @@ def node_work(t: Term) -> tuple:
         return axes, 0, 1, 0
     if isinstance(t, Elem):
         if t.op in SFU_OPS:
-            return t.axes, 0, SFU_FP32.get(t.op, 0), SFU_OPS[t.op]
+            return t.axes, 0, 0 if t in folded else SFU_FP32.get(t.op, 0), SFU_OPS[t.op]
         return t.axes, 0, max(1, len(t.args) - 1), 0
     if isinstance(t, Opaque):
         return t.args[0].axes, 0, 1, 0
@@ -106,23 +115,27 @@ def node_counts(t: Term, sizes: dict) -> Counts:
 _WORK_CACHE: dict = {}
 
 
-def work_terms(roots) -> list:
+def work_terms(roots, folded=frozenset()) -> list:
     """The work to evaluate `roots` (a term or several sharing subterms, each node counted
     once) as `[axes, tensor, fp32, sfu]` terms, one per set of axes: the size-free form that
-    lowering/cost_core.py evaluates (`counts`) and kernels/export.py embeds.
+    lowering/cost_core.py evaluates (`counts`) and kernels/export.py embeds.  `folded`: SFU
+    nodes emitted bare (a running max's e^u), without SFU_FP32's fix-up.
 
-    >>> work_terms(parse("(sum@j (exp x[i,j]))"))
+    >>> work_terms(parse("(sum@j (exp x[i,j]))"))   # the sum's add; exp: ex2 + 4 FP32
+    [[('i', 'j'), 0, 5, 1]]
+    >>> work_terms(parse("(sum@j (exp x[i,j]))"), folded={parse("(exp x[i,j])")})
     [[('i', 'j'), 0, 1, 1]]
     """
     roots = (roots,) if isinstance(roots, Term) else tuple(roots)
-    if roots not in _WORK_CACHE:
+    key = (roots, frozenset(folded))
+    if key not in _WORK_CACHE:
         if len(_WORK_CACHE) > 4096:
             _WORK_CACHE.clear()
-        _WORK_CACHE[roots] = _work_terms(roots)
-    return _WORK_CACHE[roots]
+        _WORK_CACHE[key] = _work_terms(roots, key[1])
+    return _WORK_CACHE[key]
 
 
-def _work_terms(roots: tuple) -> list:
+def _work_terms(roots: tuple, folded=frozenset()) -> list:
     seen: set[int] = set()
     nodes = []
     for r in roots:
@@ -135,7 +148,7 @@ def _work_terms(roots: tuple) -> list:
     merged: dict = {}
     for t in nodes:
         if id(t) not in absorbed:
-            axes, ct, cf, cs = node_work(t)
+            axes, ct, cf, cs = node_work(t, folded)
             if ct or cf or cs:
                 key = tuple(sorted(axes))
                 old = merged.get(key, (0, 0, 0))

@@ -377,3 +377,19 @@ def test_a_causal_mask_argument_is_not_loaded():
     for k in ("smem_bytes", "bytes_hbm", "bytes_to_smem", "flops_tensor", "flops_fp32",
               "ops_sfu"):
         assert c_arg.detail[k] == c_inl.detail[k], k
+
+
+def test_a_running_max_exp_is_bare_and_a_plain_exp_carries_its_fix_up():
+    """Per score, softmax's loop multiplies by the scale, adds into z and takes e^u: with a
+    running max the generator emits e^u as one bare ex2 (log2 e folded into the scale), so
+    2 FP32 + 1 SFU; the same fold without the shift calls tl.exp, whose ex2.approx.f32 comes
+    with a multiply by log2 e and a range fix-up (a compare, two multiplies, a select): 6."""
+    from wirefuse.lowering.cost import profile
+    from wirefuse.theorems.stream import decompose
+    sf, term = reference_form("softmax")
+    per_score = {tuple(sorted(w[0])): w[1:] for w in profile(sf, term)["work"]}
+    assert per_score[("b", "h", "i", "j")] == [0, 2, 1]
+    plain = decompose(term, "j")           # no shift: e^s computed as is
+    assert plain.shift is None
+    per_score = {tuple(sorted(w[0])): w[1:] for w in profile(plain, term)["work"]}
+    assert per_score[("b", "h", "i", "j")] == [0, 6, 1]

@@ -461,10 +461,27 @@ def finish(times: dict) -> tuple:
     return top + times.get("combine", 0.0) + times.get("launch", 0.0), bound
 
 
-def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
+def warpgroup_rows(spec: dict, dtype: str) -> int:
+    """Rows of the score tile per warpgroup when the kernel's dots are wgmma, else 0.
+
+    The generated kernels run fp32 tensors' dots with input_precision "ieee" (triton_gen's
+    DOT_PRECISION), and Triton lowers an IEEE fp32 x fp32 dot to FMAs on the CUDA cores, not
+    to any MMA (its supportMMA takes f32 operands only under TF32): no warpgroups to fill.
+    Every other dtype (bf16, fp16, fp8, tf32) is wgmma on sm_90, so the device's figure stands
+    (0 where the device has no wgmma: the A100, or any GPU whose capability is not 9.x).
+
+    >>> h = {"warpgroup_rows": 64}
+    >>> warpgroup_rows(h, "bf16"), warpgroup_rows(h, "tf32"), warpgroup_rows(h, "fp32")
+    (64, 64, 0)
+    """
+    return 0 if dtype == "fp32" else spec.get("warpgroup_rows", 0)
+
+
+def fit(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: dict) -> dict:
     """What one config costs whatever the split count: residency and blocks per SM of one
     program (raising Rejected when it does not fit the device: SMEM, registers, rows a body
-    reduction needs whole), and the per-config byte counts.  The search asks once per config."""
+    reduction needs whole, warps a wgmma tile needs), and the per-config byte counts.  The
+    search asks once per config."""
     stream, rows, batch, inputs = p["stream"], p["rows"], p["batch"], p["inputs"]
     bm, bn = config["BLOCK_M"], config["BLOCK_N"]
     if not sizes[stream]:
@@ -473,7 +490,7 @@ def fit(p: dict, sizes: dict, elt: int, spec: dict, config: dict) -> dict:
     if res["smem_bytes"] > spec["smem_per_block"]:
         raise Rejected(f"needs {res['smem_bytes']} B of SMEM per block; {spec['name']} gives "
                        f"{spec['smem_per_block']}")
-    wg_rows = spec.get("warpgroup_rows", 0)
+    wg_rows = warpgroup_rows(spec, dtype)
     if wg_rows and bm >= wg_rows and config["num_warps"] != 4 * bm // wg_rows:
         # wgmma gives each warpgroup (4 warps) 64 rows of the score tile; any other split puts
         # two accumulator tiles on one warpgroup's registers (BLOCK_M 128, 4 warps) or cuts each
@@ -522,7 +539,7 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     stream, inputs = p["stream"], p["inputs"]
     bm, bn = config["BLOCK_M"], config["BLOCK_N"]
     stages = config["num_stages"]
-    f = fitted or fit(p, sizes, elt, spec, config)
+    f = fitted or fit(p, sizes, dtype, elt, spec, config)
     occ, row_blocks, out_elems = f["blocks_per_sm"], f["row_blocks"], f["out_elems"]
     n = sizes[stream]
     if splits > 1 and math.ceil(n / splits) < bn:
@@ -647,7 +664,7 @@ def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, spli
     best = None
     for cfg in configs:
         try:
-            fitted = fit(p, sizes, elt, spec, cfg)
+            fitted = fit(p, sizes, dtype, elt, spec, cfg)
         except Rejected:
             continue
         for s in sorted(splits):
@@ -661,7 +678,7 @@ def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, spli
     return None if best is None else best[1:]
 
 
-def device_figures(devices: dict, gpu_name: str, sms=None, limits=None) -> tuple:
+def device_figures(devices: dict, gpu_name: str, sms=None, limits=None, capability=None) -> tuple:
     """(figures, how) for the GPU named `gpu_name` (torch.cuda.get_device_name).
 
     A name containing a known device's name ("NVIDIA H100 80GB HBM3" -> h100) takes its figures.
@@ -669,27 +686,37 @@ def device_figures(devices: dict, gpu_name: str, sms=None, limits=None) -> tuple
     the H100's figures scaled by SM count: SMs and the whole-chip tensor/FP32/SFU/L2 rates in
     proportion, HBM bandwidth and latencies unchanged (there is no better guess), and the
     per-SM and per-block limits from `limits` (the device's own, where torch reports them).
+    `capability`: the device's (major, minor) compute capability, where known; only sm_90 has
+    wgmma, so on any other the warpgroup rule is off (warpgroup_rows 0), whatever the name.
 
     >>> figs = {"h100": {"name": "h100", "sms": 132, "tensor": {"bf16": 1.0}, "fp32": 1.0,
-    ...                  "sfu": 1.0, "l2": 1.0, "hbm": 1.0}}
-    >>> device_figures(figs, "NVIDIA H100 80GB HBM3")[1]
+    ...                  "sfu": 1.0, "l2": 1.0, "hbm": 1.0, "warpgroup_rows": 64}}
+    >>> device_figures(figs, "NVIDIA H100 80GB HBM3", capability=(9, 0))[1]
     'h100'
     >>> f, how = device_figures(figs, "NVIDIA RTX 6000 Ada Generation", sms=66)
     >>> how, f["sms"], f["tensor"]["bf16"], f["hbm"]
     ('h100 figures scaled by SM count (66 SMs)', 66, 0.5, 1.0)
+    >>> f, how = device_figures(figs, "NVIDIA RTX 6000 Ada Generation", 142, None, (8, 9))
+    >>> f["warpgroup_rows"], how
+    (0, 'h100 figures scaled by SM count (142 SMs), no wgmma on sm_89')
     """
     low = gpu_name.lower().replace("-", " ")
     name = next((d for d in sorted(devices, key=len, reverse=True) if d in low), None)
     base = devices[name] if name else devices["h100"]
     if name and (sms is None or sms == base["sms"]):
-        return base, name
-    sms = sms or base["sms"]
-    f = sms / base["sms"]
-    out = dict(base, sms=sms, fp32=base["fp32"] * f, sfu=base["sfu"] * f, l2=base["l2"] * f,
-               tensor={k: v * f for k, v in base["tensor"].items()})
-    out.update({k: v for k, v in (limits or {}).items() if v})
-    out["name"] = gpu_name
-    return out, f"{base['name']} figures scaled by SM count ({sms} SMs)"
+        out, how = base, name
+    else:
+        sms = sms or base["sms"]
+        f = sms / base["sms"]
+        out = dict(base, sms=sms, fp32=base["fp32"] * f, sfu=base["sfu"] * f, l2=base["l2"] * f,
+                   tensor={k: v * f for k, v in base["tensor"].items()})
+        out.update({k: v for k, v in (limits or {}).items() if v})
+        out["name"] = gpu_name
+        how = f"{base['name']} figures scaled by SM count ({sms} SMs)"
+    if capability and capability[0] != 9 and out.get("warpgroup_rows"):
+        out = dict(out, warpgroup_rows=0)
+        how += f", no wgmma on sm_{capability[0]}{capability[1]}"
+    return out, how
 '''
 _cost = types.ModuleType("wirefuse_cost_core")
 exec(compile(_COST_CORE, "<wirefuse: lowering/cost_core.py>", "exec"), _cost.__dict__)
@@ -707,7 +734,7 @@ PROFILE = {'stream': 'j',
  'causal': False,
  'work': [[('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
           [(), 0, 0, 2],
-          [('b', 'h', 'i', 'j'), 0, 4, 2],
+          [('b', 'h', 'i', 'j'), 0, 11, 2],
           [('b', 'e', 'h', 'i', 'j'), 2, 0, 0]]}
 DEVICES = {'a100': {'name': 'a100',
           'sms': 108,
@@ -790,7 +817,7 @@ _KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warp
 _NEEDS = {a for axes in PROFILE["inputs"].values() for a in axes}
 
 
-def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
+def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capability=None):
     """The launch config the napkin cost model ranks first for axis sizes `sz` and torch
     `dtype` on the GPU named `gpu` (torch.cuda.get_device_name), or None when it accepts none.
 
@@ -800,8 +827,9 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
     order).  Device figures: those of the known device whose name `gpu` contains (h100, h200,
     a100); an unknown GPU, or a known one with another SM count `sms`, gets the H100's figures
     scaled by SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the
-    H100's) with the SMEM/register `limits` torch reports for it.  fp32 arguments: the kernel's
-    dots run in IEEE fp32 on the FP32 units, so the FP32 rate stands in for the tensor rate.
+    H100's) with the SMEM/register `limits` torch reports for it; a `capability` (major, minor)
+    other than 9.x turns the wgmma warpgroup rule off.  fp32 arguments: the kernel's dots run
+    in IEEE fp32 on the FP32 units (no wgmma), so the FP32 rate stands in for the tensor rate.
     Costs some milliseconds of host time; _run caches the answer per shape."""
     fixed = {k: v for k, v in CONFIG.items() if v is not None}
     if len(fixed) == len(CONFIG):  # the user set every field: nothing to choose
@@ -809,7 +837,7 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
     if dtype not in _DTYPES or not _NEEDS <= set(sz):
         return None
     name, elt = _DTYPES[dtype]
-    figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits)
+    figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits, capability)
     if name == "fp32":
         figs = dict(figs, tensor=dict(figs["tensor"], fp32=figs["fp32"]))
     configs, seen = [], set()
@@ -827,15 +855,15 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None):
 
 
 def _gpu(device):
-    """(name, SM count, limits) of a CUDA device as torch reports them; limits a torch
-    version does not report are left out."""
+    """(name, SM count, limits, compute capability) of a CUDA device as torch reports them;
+    limits a torch version does not report are left out."""
     props = torch.cuda.get_device_properties(device)
     limits = {k: getattr(props, a, None) for k, a in (
         ("smem_per_block", "shared_memory_per_block_optin"),
         ("smem_per_sm", "shared_memory_per_multiprocessor"),
         ("regs_per_sm", "regs_per_multiprocessor"),
         ("max_threads_per_sm", "max_threads_per_multi_processor"))}
-    return props.name, props.multi_processor_count, limits
+    return props.name, props.multi_processor_count, limits, (props.major, props.minor)
 
 
 def _config(sz, device, dtype):
@@ -895,9 +923,12 @@ def _smaller(cfg):
         return dict(cfg, num_stages=cfg["num_stages"] - 1)
     if cfg["block_n"] > 16:
         return dict(cfg, block_n=cfg["block_n"] // 2, num_stages=2)
-    if cfg["block_m"] > 16:  # one warpgroup per 64 rows, as the cost model assumes
+    if cfg["block_m"] > 16:
         bm = cfg["block_m"] // 2
-        return dict(cfg, block_m=bm, num_warps=max(4, bm // 16), num_stages=2)
+        # the warps the user fixed in CONFIG stay; else one warpgroup per 64 rows, as the cost
+        # model assumes on the H100
+        warps = CONFIG["num_warps"] if CONFIG["num_warps"] is not None else max(4, bm // 16)
+        return dict(cfg, block_m=bm, num_warps=warps, num_stages=2)
     return None
 
 

@@ -729,7 +729,7 @@ PROFILE = {'stream': 'c',
  'shift': None,
  'across': None,
  'causal': False,
- 'work': [[('c', 'h', 't'), 2, 0, 0], [('c', 't'), 2, 2, 1], [('t',), 0, 7, 4]]}
+ 'work': [[('c', 'h', 't'), 2, 0, 0], [('c', 't'), 2, 6, 1], [('t',), 0, 11, 4]]}
 DEVICES = {'a100': {'name': 'a100',
           'sms': 108,
           'smem_per_sm': 167936,

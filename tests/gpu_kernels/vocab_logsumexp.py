@@ -712,7 +712,7 @@ PROFILE = {'stream': 'c',
  'shift': None,
  'across': None,
  'causal': False,
- 'work': [[('c', 'h', 't'), 2, 0, 0], [('c', 't'), 0, 2, 1], [('t',), 0, 3, 2]]}
+ 'work': [[('c', 'h', 't'), 2, 0, 0], [('c', 't'), 0, 6, 1], [('t',), 0, 7, 2]]}
 DEVICES = {'a100': {'name': 'a100',
           'sms': 108,
           'smem_per_sm': 167936,
