@@ -8,9 +8,9 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4` ... `run6`) writes
-bench/costmodel_plan_run3.json (`_run4.json` ... `_run6.json`) instead: a held-out plan of
-generated kernels only, on shapes no earlier run timed (RUN3 ... RUN6 below); run it with
+over the whole search space.  `plan --set run3` (`run4` ... `run7`) writes
+bench/costmodel_plan_run3.json (`_run4.json` ... `_run7.json`) instead: a held-out plan of
+generated kernels only, on shapes no earlier run timed (RUN3 ... RUN7 below); run it with
 `measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
@@ -146,6 +146,30 @@ RUN6_VARIANTS = {"spherical": _RUN6_FULL, "softmax": _RUN6_FULL,
                  "causal_inline": ("causal-6k-b2", "causal-16k-h8")}
 RUN6_PLAN = os.path.join(HERE, "costmodel_plan_run6.json")
 
+# Run 7: shapes none of runs 1-6 timed, for the model as changed after run 6 (the FP32
+# instructions that come with sigmoid, tanh and a plain exp, counted from the SASS of the
+# generated kernels; no constant refitted).  Adds two variants no run timed: softpick (a plain
+# exp with its range fix-up, relu and abs; no running max) and relu (FP32 only, no SFU).
+RUN7 = {
+    "prefill-5k-b2-h8": dict(b=2, h=8, i=5120, j=5120, d=D, e=E),
+    "prefill-11k-h16": dict(b=1, h=16, i=11264, j=11264, d=D, e=E),
+    "prefill-3k-b4-h12": dict(b=4, h=12, i=3072, j=3072, d=D, e=E),
+    "prefill-12k-b2-d64": dict(b=2, h=8, i=12288, j=12288, d=64, e=64),
+    "causal-10k-h16": dict(b=1, h=16, i=10240, j=10240, d=D, e=E),
+    "causal-4k-b4-h12": dict(b=4, h=12, i=4096, j=4096, d=D, e=E),
+    "decode-48k-h16": dict(b=1, h=16, i=1, j=49152, d=D, e=E),
+    "decode-72k-h8": dict(b=1, h=8, i=1, j=73728, d=D, e=E),
+    "decode-160k-h2": dict(b=1, h=2, i=1, j=163840, d=D, e=E),
+}
+_RUN7_FULL = tuple(s for s in RUN7 if not s.startswith("causal"))
+RUN7_VARIANTS = {"spherical": _RUN7_FULL, "softmax": _RUN7_FULL,
+                 "sigmoid": ("prefill-11k-h16", "prefill-3k-b4-h12"),
+                 "softcap": ("prefill-5k-b2-h8", "prefill-12k-b2-d64", "decode-72k-h8"),
+                 "softpick": ("prefill-11k-h16", "prefill-3k-b4-h12", "decode-48k-h16"),
+                 "relu": ("prefill-5k-b2-h8", "prefill-12k-b2-d64"),
+                 "causal_inline": ("causal-10k-h16", "causal-4k-b4-h12")}
+RUN7_PLAN = os.path.join(HERE, "costmodel_plan_run7.json")
+
 
 def heuristic(sizes: dict, sms: int = 132) -> tuple[int, dict]:
     """(splits, config) that exported modules chose for bf16 on a GPU before the cost model
@@ -221,9 +245,10 @@ HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid
     "run4": (RUN4, RUN4_VARIANTS, set(), RUN4_PLAN, _grid_run4),
     "run5": (RUN5, RUN5_VARIANTS, set(), RUN5_PLAN, _grid_run5),
     "run6": (RUN6, RUN6_VARIANTS, set(), RUN6_PLAN, _grid_run5),
+    "run7": (RUN7, RUN7_VARIANTS, set(), RUN7_PLAN, _grid_run5),
 }
 # Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
-GRAPH_TIMED = {"run5", "run6"}
+GRAPH_TIMED = {"run5", "run6", "run7"}
 
 
 def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
@@ -378,7 +403,7 @@ def recost(doc: dict, device: str, dtype: str) -> dict:
     from wirefuse.lowering.hardware import get_device
     from wirefuse.rewrite.sexpr import parse
     spec = get_device(device)
-    sizes_of = {**SHAPES, **RUN3, **RUN4, **RUN5, **RUN6}
+    sizes_of = {**SHAPES, **RUN3, **RUN4, **RUN5, **RUN6, **RUN7}
     if "points" in doc:
         old = doc["points"]
     else:  # a measured file: rebuild the plan's fields (run 1: hand kernels and eager torch)
@@ -1118,12 +1143,12 @@ def main(argv=None):
     p = sub.add_parser("plan")
     p.add_argument("--set", choices=("run2", *HELD_OUT_SETS), default="run2",
                    help="run2: the calibration + held-out shapes, hand and generated kernels; "
-                   "run3 ... run6: held-out plans of generated kernels only (RUN3 ... RUN6; "
-                   "the plans of run5 and run6 ask measure for CUDA-graph timing)")
+                   "run3 ... run7: held-out plans of generated kernels only (RUN3 ... RUN7; "
+                   "the plans of run5 to run7 ask measure for CUDA-graph timing)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
     p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
-                   f"costmodel_plan_<set>.json with --set run3 ... run6")
+                   f"costmodel_plan_<set>.json with --set run3 ... run7")
     p.add_argument("--cost-only", action="store_true",
                    help="re-cost the points without rewriting bench/generated_cm/")
     p.add_argument("--recost", metavar="FILE",
@@ -1137,7 +1162,7 @@ def main(argv=None):
     t = m.add_mutually_exclusive_group()
     t.add_argument("--graph", action="store_true", default=None,
                    help="time CUDA-graph replays of each kernel (GPU time without the host's "
-                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5, run6)")
+                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5 to run7)")
     t.add_argument("--eager", dest="graph", action="store_false",
                    help="time the eager call with do_bench, whatever the plan says")
     f = sub.add_parser("facts", help="measure the device figures only (torch + triton)")
