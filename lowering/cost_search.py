@@ -19,8 +19,9 @@ import itertools
 from ..errors import UserError
 from ..rewrite.term import Term
 from ..theorems.stream import StreamForm
-from .cost import (Candidate, Rejected, check_sizes, fused_candidate, unfused_candidate)
-from .cost_core import SPLITS as PARTS, rank_key
+from .cost import (Candidate, Rejected, check_sizes, fused_candidate, profile,
+                   unfused_candidate)
+from .cost_core import SPLITS as PARTS, fitting_tiles, rank_key, volume
 from .hardware import Spec, check_dtype, get_device
 
 SPLITS = tuple(p for p in PARTS if p > 1)
@@ -57,6 +58,8 @@ def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
     if bad:
         raise UserError(f"unknown form {bad[0]!r}; known: {', '.join(FORMS)}")
     configs = config_space() if configs is None else configs
+    rows = volume(profile(stream_form, term, causal, degrees)["rows"], sizes)
+    configs = fitting_tiles(configs, rows)   # as the exported modules' chooser does
     out: list[Candidate] = []
     if "unfused" in forms:
         out.append(unfused_candidate(term, sizes, dtype, spec))
@@ -93,7 +96,7 @@ def export_config(c: Candidate) -> dict:
     >>> from wirefuse.lowering.cost import reference_form
     >>> sf, term = reference_form("softmax")
     >>> export_config(best_candidate(sf, term, dict(b=1, h=16, i=1, j=65536, d=128, e=128)))
-    {'block_m': 16, 'block_n': 128, 'num_warps': 4, 'num_stages': 3, 'splits': 8}
+    {'block_m': 16, 'block_n': 64, 'num_warps': 4, 'num_stages': 4, 'splits': 8}
     """
     if c.form == "unfused":
         raise UserError("the unfused form is plain PyTorch; there is no kernel config to export")

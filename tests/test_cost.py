@@ -393,3 +393,25 @@ def test_a_running_max_exp_is_bare_and_a_plain_exp_carries_its_fix_up():
     assert plain.shift is None
     per_score = {tuple(sorted(w[0])): w[1:] for w in profile(plain, term)["work"]}
     assert per_score[("b", "h", "i", "j")] == [0, 6, 1]
+
+
+def test_a_lone_decoding_program_waits_for_its_own_compute():
+    """Decoding, unsplit, b = 1, h = 8: eight programs of BLOCK_M 16 / BLOCK_N 128 / 3 stages,
+    one per SM.  A step waits for its HBM tile (L = 0.95 µs + 64 KB at 88 GB/s) and, its dots
+    being mma.sync (below wgmma's 64 rows), for its own compute; two tiles in flight: per step
+    (L + tile/B + compute) / 2, plus L for the first loads and one for the store.  The
+    compute of a program: 2·16·j·(d + e) tensor FLOPs at half the SM's bf16 rate (mma.sync
+    below BLOCK_M 64; the H100's measured 690 TFLOP/s), the FP32 and SFU work at the SM's."""
+    sf, term = reference_form("spherical")
+    j = 65536
+    sz = dict(b=1, h=8, i=1, j=j, d=128, e=128)
+    c = fused_candidate(sf, term, sz, "bf16", H100,
+                        dict(BLOCK_M=16, BLOCK_N=128, num_warps=4, num_stages=3))
+    steps, tile = j // 128, 128 * 128 * 2 * 2
+    sm = 1 / 132
+    compute = (2 * 16 * j * 256 / (0.5 * 690e12 * sm) + c.breakdown_s["fp32"]
+               + c.breakdown_s["sfu"])
+    assert c.breakdown_s["tensor"] == pytest.approx(2 * 16 * j * 256 / (0.5 * 690e12 * sm))
+    want = steps * (0.95e-6 + tile / 88e9) / 2 + 2 * 0.95e-6 + compute / 2
+    assert c.breakdown_s["latency"] == pytest.approx(want, rel=1e-9)
+    assert c.bound == "latency"

@@ -659,6 +659,14 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     runs = max(waves * visited, 1.0)
     walk = lat + (runs - 1) * later + runs * f["key_tile"] / stream_bw
     t["latency"] = steps * walk / fill + waves * 2 * lat
+    if bm < 64:
+        # Below wgmma's 64 rows (decoding tiles of 16) the dots are mma.sync: a warp waits for
+        # its own products, then runs the step's FP32/SFU phase, and only then issues the load
+        # of a later stage, so the step's compute sits on the chain of loads in flight: a loop
+        # step is (L + tile/B + compute) / (stages - 1).  Runs 3-7: unsplit decoding measured
+        # about latency + compute, and softcap's heavier step wants more splits (run 7's miss).
+        # It depends on the config, not the sizes: the model stays monotone in them.
+        t["latency"] += (t["tensor"] + t["fp32"] + t["sfu"]) / fill
     if splits > 1:  # the combine walks the p partial states one after another
         t["combine"] = max((partial + out_elems * elt) / spec["hbm"], splits * lat)
     # Chain: the tensor core works on tiles as fast as L2 delivers them (the larger of the
@@ -695,11 +703,26 @@ def rank_key(predicted_s: float, times: dict, splits: int, config: dict) -> tupl
     return (round(predicted_s, 12), sum(times.values()), splits, sorted(config.items()))
 
 
+def fitting_tiles(configs, rows: float) -> list:
+    """The configs whose BLOCK_M is not taller than the rows need (16 being the MMA's least),
+    or all of them if none is: a taller tile only adds padded rows, and the model has no
+    measurement of such a kernel (a decoding query in a 64-row tile).  The search skips them;
+    a BLOCK_M the user fixed is kept whatever the rows.
+
+    >>> [c["BLOCK_M"] for c in fitting_tiles([{"BLOCK_M": m} for m in (16, 64, 128)], 1)]
+    [16]
+    >>> [c["BLOCK_M"] for c in fitting_tiles([{"BLOCK_M": 64}], 1)]
+    [64]
+    """
+    out = [c for c in configs if c["BLOCK_M"] <= 16 or c["BLOCK_M"] < 2 * rows]
+    return out or list(configs)
+
+
 def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
     """The best (config, splits, predicted seconds, binding resource) over `configs` × `splits`
-    by rank_key, or None when the device accepts none of them."""
+    by rank_key (fitting_tiles of them), or None when the device accepts none of them."""
     best = None
-    for cfg in configs:
+    for cfg in fitting_tiles(configs, volume(p["rows"], sizes)):
         try:
             fitted = fit(p, sizes, dtype, elt, spec, cfg)
         except Rejected:
