@@ -8,9 +8,9 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4` ... `run7`) writes
-bench/costmodel_plan_run3.json (`_run4.json` ... `_run7.json`) instead: a held-out plan of
-generated kernels only, on shapes no earlier run timed (RUN3 ... RUN7 below); run it with
+over the whole search space.  `plan --set run3` (`run4` ... `run8`) writes
+bench/costmodel_plan_run3.json (`_run4.json` ... `_run8.json`) instead: a held-out plan of
+generated kernels only, on shapes no earlier run timed (RUN3 ... RUN8 below); run it with
 `measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
@@ -170,6 +170,30 @@ RUN7_VARIANTS = {"spherical": _RUN7_FULL, "softmax": _RUN7_FULL,
                  "causal_inline": ("causal-10k-h16", "causal-4k-b4-h12")}
 RUN7_PLAN = os.path.join(HERE, "costmodel_plan_run7.json")
 
+# Run 8: shapes none of runs 1-7 timed, for the model as changed after run 7 (a decoding
+# program alone on its SM waits for its own step's compute); the variants of runs 3-7, and a
+# decoding shape at b·h = 32 where the unsplit kernel's 32 programs already pull over half of
+# the HBM bandwidth (how far split-KV can go there).
+RUN8 = {
+    "prefill-4.5k-h16": dict(b=1, h=16, i=4608, j=4608, d=D, e=E),
+    "prefill-13k-b2-h8": dict(b=2, h=8, i=13312, j=13312, d=D, e=E),
+    "prefill-2k-b8-h8": dict(b=8, h=8, i=2048, j=2048, d=D, e=E),
+    "prefill-10k-h12-d64": dict(b=1, h=12, i=10240, j=10240, d=64, e=64),
+    "causal-7k-b2-h16": dict(b=2, h=16, i=7168, j=7168, d=D, e=E),
+    "causal-14k-h8": dict(b=1, h=8, i=14336, j=14336, d=D, e=E),
+    "decode-44k-h16": dict(b=1, h=16, i=1, j=45056, d=D, e=E),
+    "decode-88k-h6": dict(b=1, h=6, i=1, j=90112, d=D, e=E),
+    "decode-64k-b2-h16": dict(b=2, h=16, i=1, j=65536, d=D, e=E),
+}
+_RUN8_FULL = tuple(s for s in RUN8 if not s.startswith("causal"))
+RUN8_VARIANTS = {"spherical": _RUN8_FULL, "softmax": _RUN8_FULL,
+                 "sigmoid": ("prefill-4.5k-h16", "prefill-10k-h12-d64", "decode-88k-h6"),
+                 "softcap": ("prefill-13k-b2-h8", "prefill-2k-b8-h8", "decode-44k-h16"),
+                 "softpick": ("prefill-4.5k-h16", "decode-64k-b2-h16"),
+                 "relu": ("prefill-13k-b2-h8", "prefill-2k-b8-h8"),
+                 "causal_inline": ("causal-7k-b2-h16", "causal-14k-h8")}
+RUN8_PLAN = os.path.join(HERE, "costmodel_plan_run8.json")
+
 
 def heuristic(sizes: dict, sms: int = 132) -> tuple[int, dict]:
     """(splits, config) that exported modules chose for bf16 on a GPU before the cost model
@@ -246,9 +270,10 @@ HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid
     "run5": (RUN5, RUN5_VARIANTS, set(), RUN5_PLAN, _grid_run5),
     "run6": (RUN6, RUN6_VARIANTS, set(), RUN6_PLAN, _grid_run5),
     "run7": (RUN7, RUN7_VARIANTS, set(), RUN7_PLAN, _grid_run5),
+    "run8": (RUN8, RUN8_VARIANTS, set(), RUN8_PLAN, _grid_run5),
 }
 # Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
-GRAPH_TIMED = {"run5", "run6", "run7"}
+GRAPH_TIMED = {"run5", "run6", "run7", "run8"}
 
 
 def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
@@ -403,7 +428,7 @@ def recost(doc: dict, device: str, dtype: str) -> dict:
     from wirefuse.lowering.hardware import get_device
     from wirefuse.rewrite.sexpr import parse
     spec = get_device(device)
-    sizes_of = {**SHAPES, **RUN3, **RUN4, **RUN5, **RUN6, **RUN7}
+    sizes_of = {**SHAPES, **RUN3, **RUN4, **RUN5, **RUN6, **RUN7, **RUN8}
     if "points" in doc:
         old = doc["points"]
     else:  # a measured file: rebuild the plan's fields (run 1: hand kernels and eager torch)
@@ -1143,12 +1168,12 @@ def main(argv=None):
     p = sub.add_parser("plan")
     p.add_argument("--set", choices=("run2", *HELD_OUT_SETS), default="run2",
                    help="run2: the calibration + held-out shapes, hand and generated kernels; "
-                   "run3 ... run7: held-out plans of generated kernels only (RUN3 ... RUN7; "
-                   "the plans of run5 to run7 ask measure for CUDA-graph timing)")
+                   "run3 ... run8: held-out plans of generated kernels only (RUN3 ... RUN8; "
+                   "the plans of run5 to run8 ask measure for CUDA-graph timing)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
     p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
-                   f"costmodel_plan_<set>.json with --set run3 ... run7")
+                   f"costmodel_plan_<set>.json with --set run3 ... run8")
     p.add_argument("--cost-only", action="store_true",
                    help="re-cost the points without rewriting bench/generated_cm/")
     p.add_argument("--recost", metavar="FILE",
@@ -1162,7 +1187,7 @@ def main(argv=None):
     t = m.add_mutually_exclusive_group()
     t.add_argument("--graph", action="store_true", default=None,
                    help="time CUDA-graph replays of each kernel (GPU time without the host's "
-                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5 to run7)")
+                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5 to run8)")
     t.add_argument("--eager", dest="graph", action="store_false",
                    help="time the eager call with do_bench, whatever the plan says")
     f = sub.add_parser("facts", help="measure the device figures only (torch + triton)")
