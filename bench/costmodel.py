@@ -46,6 +46,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PLAN = os.path.join(HERE, "costmodel_plan.json")
 D = E = 128
 
+def _non_causal(shapes: dict) -> tuple:
+    return tuple(s for s in shapes if not s.startswith("causal"))
+
+
+def _plan(name: str) -> str:
+    """A held-out set's plan file: bench/costmodel_plan_<name>.json."""
+    return os.path.join(HERE, f"costmodel_plan_{name}.json")
+
+
 # Calibration shapes: the first H100 run, from which the loop-latency constants and the soft
 # HBM/latency corner were fitted.  Held-out shapes: never seen by the fit.
 CALIBRATION = {  # name -> sizes (bf16)
@@ -83,7 +92,6 @@ RUN3 = {
 RUN3_REPEATS = {"decode-32k-b4"}
 RUN3_VARIANTS = {"spherical": tuple(RUN3), "softmax": tuple(RUN3),
                  "sigmoid": ("prefill-2k-h32", "decode-64k-b4", "decode-24k-h32")}
-RUN3_PLAN = os.path.join(HERE, "costmodel_plan_run3.json")
 # After run 3 the model's overlap constant (hardware.py: exposed; split into exposed_fp32 and
 # exposed_sfu after run 4) was fitted to this run-3 shape: calibration from then on, not
 # counted as held-out when run 3 is re-scored.
@@ -101,7 +109,6 @@ RUN4 = {
 }
 RUN4_VARIANTS = {"spherical": tuple(RUN4), "softmax": tuple(RUN4),
                  "sigmoid": ("prefill-5k-h16", "decode-48k-b2")}
-RUN4_PLAN = os.path.join(HERE, "costmodel_plan_run4.json")
 
 # Run 5: shapes none of runs 1-4 timed, for the model as changed after run 4, timed as CUDA-graph
 # replays (GPU time, not the host's per-call time; see _graph_ms).  Adds a causal kernel:
@@ -118,11 +125,9 @@ RUN5 = {
     "decode-80k-b2": dict(b=2, h=8, i=1, j=81920, d=D, e=E),
     "decode-28k-h24": dict(b=1, h=24, i=1, j=28672, d=D, e=E),
 }
-_RUN5_FULL = tuple(s for s in RUN5 if not s.startswith("causal"))
-RUN5_VARIANTS = {"spherical": _RUN5_FULL, "softmax": _RUN5_FULL,
+RUN5_VARIANTS = {"spherical": _non_causal(RUN5), "softmax": _non_causal(RUN5),
                  "sigmoid": ("prefill-7k-b2", "prefill-1.5k-b2", "decode-80k-b2"),
                  "causal_inline": ("causal-8k-h16", "causal-12k-b2")}
-RUN5_PLAN = os.path.join(HERE, "costmodel_plan_run5.json")
 
 # Run 6: shapes none of runs 1-5 timed, for the model as changed after run 5 (the tile loads'
 # share of the tensor core's time, hardware.py: exposed_loads), CUDA-graph timed.  Adds softcap
@@ -139,12 +144,10 @@ RUN6 = {
     "decode-56k-h12": dict(b=1, h=12, i=1, j=57344, d=D, e=E),
     "decode-112k-h4": dict(b=1, h=4, i=1, j=114688, d=D, e=E),
 }
-_RUN6_FULL = tuple(s for s in RUN6 if not s.startswith("causal"))
-RUN6_VARIANTS = {"spherical": _RUN6_FULL, "softmax": _RUN6_FULL,
+RUN6_VARIANTS = {"spherical": _non_causal(RUN6), "softmax": _non_causal(RUN6),
                  "sigmoid": ("prefill-6k-h16", "prefill-2.5k-b4", "decode-56k-h12"),
                  "softcap": ("prefill-9k-b2-h12", "prefill-16k-h8-d64", "decode-36k-h16"),
                  "causal_inline": ("causal-6k-b2", "causal-16k-h8")}
-RUN6_PLAN = os.path.join(HERE, "costmodel_plan_run6.json")
 
 # Run 7: shapes none of runs 1-6 timed, for the model as changed after run 6 (the FP32
 # instructions that come with sigmoid, tanh and a plain exp, counted from the SASS of the
@@ -161,14 +164,12 @@ RUN7 = {
     "decode-72k-h8": dict(b=1, h=8, i=1, j=73728, d=D, e=E),
     "decode-160k-h2": dict(b=1, h=2, i=1, j=163840, d=D, e=E),
 }
-_RUN7_FULL = tuple(s for s in RUN7 if not s.startswith("causal"))
-RUN7_VARIANTS = {"spherical": _RUN7_FULL, "softmax": _RUN7_FULL,
+RUN7_VARIANTS = {"spherical": _non_causal(RUN7), "softmax": _non_causal(RUN7),
                  "sigmoid": ("prefill-11k-h16", "prefill-3k-b4-h12"),
                  "softcap": ("prefill-5k-b2-h8", "prefill-12k-b2-d64", "decode-72k-h8"),
                  "softpick": ("prefill-11k-h16", "prefill-3k-b4-h12", "decode-48k-h16"),
                  "relu": ("prefill-5k-b2-h8", "prefill-12k-b2-d64"),
                  "causal_inline": ("causal-10k-h16", "causal-4k-b4-h12")}
-RUN7_PLAN = os.path.join(HERE, "costmodel_plan_run7.json")
 
 # Run 8: shapes none of runs 1-7 timed, for the model as changed after run 7 (a decoding
 # program alone on its SM waits for its own step's compute); the variants of runs 3-7, and a
@@ -185,14 +186,12 @@ RUN8 = {
     "decode-88k-h6": dict(b=1, h=6, i=1, j=90112, d=D, e=E),
     "decode-64k-b2-h16": dict(b=2, h=16, i=1, j=65536, d=D, e=E),
 }
-_RUN8_FULL = tuple(s for s in RUN8 if not s.startswith("causal"))
-RUN8_VARIANTS = {"spherical": _RUN8_FULL, "softmax": _RUN8_FULL,
+RUN8_VARIANTS = {"spherical": _non_causal(RUN8), "softmax": _non_causal(RUN8),
                  "sigmoid": ("prefill-4.5k-h16", "prefill-10k-h12-d64", "decode-88k-h6"),
                  "softcap": ("prefill-13k-b2-h8", "prefill-2k-b8-h8", "decode-44k-h16"),
                  "softpick": ("prefill-4.5k-h16", "decode-64k-b2-h16"),
                  "relu": ("prefill-13k-b2-h8", "prefill-2k-b8-h8"),
                  "causal_inline": ("causal-7k-b2-h16", "causal-14k-h8")}
-RUN8_PLAN = os.path.join(HERE, "costmodel_plan_run8.json")
 
 
 def heuristic(sizes: dict, sms: int = 132) -> tuple[int, dict]:
@@ -265,12 +264,12 @@ def _grid_run5(ranked, sizes: dict) -> list[tuple]:
 
 
 HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid)
-    "run3": (RUN3, RUN3_VARIANTS, RUN3_REPEATS, RUN3_PLAN, _grid_run3),
-    "run4": (RUN4, RUN4_VARIANTS, set(), RUN4_PLAN, _grid_run4),
-    "run5": (RUN5, RUN5_VARIANTS, set(), RUN5_PLAN, _grid_run5),
-    "run6": (RUN6, RUN6_VARIANTS, set(), RUN6_PLAN, _grid_run5),
-    "run7": (RUN7, RUN7_VARIANTS, set(), RUN7_PLAN, _grid_run5),
-    "run8": (RUN8, RUN8_VARIANTS, set(), RUN8_PLAN, _grid_run5),
+    "run3": (RUN3, RUN3_VARIANTS, RUN3_REPEATS, _plan("run3"), _grid_run3),
+    "run4": (RUN4, RUN4_VARIANTS, set(), _plan("run4"), _grid_run4),
+    "run5": (RUN5, RUN5_VARIANTS, set(), _plan("run5"), _grid_run5),
+    "run6": (RUN6, RUN6_VARIANTS, set(), _plan("run6"), _grid_run5),
+    "run7": (RUN7, RUN7_VARIANTS, set(), _plan("run7"), _grid_run5),
+    "run8": (RUN8, RUN8_VARIANTS, set(), _plan("run8"), _grid_run5),
 }
 # Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
 GRAPH_TIMED = {"run5", "run6", "run7", "run8"}
