@@ -124,7 +124,10 @@ def successors(t: Term, rules=None, focus: str | None = None):
                     yield name, pos, b, out
 
 
-def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int = 600,
+MAX_STEPS = 600  # terms a path search expands at most: the bound that normally ends it
+
+
+def find_path(src: Term, axis: str, target: Term | None = None, max_steps: int = MAX_STEPS,
               max_seconds: float = 5.0, require_target: bool = False) -> list[Step] | None:
     """Steps from `src` to a stream normal form along `axis`, or None when the budget runs out.
 
