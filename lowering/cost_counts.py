@@ -85,31 +85,49 @@ def contraction_factors(t: Term) -> tuple[Term, ...] | None:
     return tuple(x for x in t.body.args if _is_array(x)) if len(along) >= 2 else None
 
 
-def node_work(t: Term, folded=frozenset()) -> tuple:
-    """The work of one node alone (its children already computed), as (axes, tensor, fp32,
-    sfu): each count is its coefficient times the product of those axes' sizes.  A node in
-    `folded` is an SFU op the generator emits bare (no FP32 fix-up around it)."""
+def node_work(t: Term, folded=frozenset()) -> list:
+    """The work of one node alone (its children already computed), as a list of (axes, tensor,
+    fp32, sfu): each count is its coefficient times the product of those axes' sizes.  A node
+    in `folded` is an SFU op the generator emits bare (no FP32 fix-up around it).
+
+    A contraction of more than two array factors multiplies the extra ones in elementwise
+    first.  Where one factor alone carries an axis of the result (the value side: v's e in
+    Σ_j e^u·e^u·v), the others are multiplied over their own axes (a weight tile over i, j),
+    as the generated kernel does before its dot; otherwise over the whole body:
+
+    >>> node_work(parse("(sum@j (mul a[i,j] b[i,j] v[j,e]))"))
+    [[('i', 'j', 'e'), 2, 0, 0], [('i', 'j'), 0, 1, 0]]
+    """
     if isinstance(t, Reduce):
         axes = t.body.axes if t.axis in t.body.axes else t.body.axes + (t.axis,)
         factors = contraction_factors(t)
-        if factors is not None:
-            # array factors beyond two are multiplied in elementwise first
-            return axes, 2, max(0, len(factors) - 2), 0
-        return axes, 0, 1, 0
+        if factors is None:
+            return [[axes, 0, 1, 0]]
+        if len(factors) <= 2:
+            return [[axes, 2, 0, 0]]
+        private = [k for k, x in enumerate(factors)  # by place: a factor may repeat (e^u·e^u)
+                   if set(x.axes) - {a for n, y in enumerate(factors) if n != k for a in y.axes}]
+        if len(private) != 1:
+            return [[axes, 2, len(factors) - 2, 0]]
+        rest = [y for n, y in enumerate(factors) if n != private[0]]
+        weight = tuple(a for a in axes if any(a in y.axes for y in rest))
+        return [[axes, 2, 0, 0], [weight, 0, len(rest) - 1, 0]]
     if isinstance(t, Elem):
         if t.op in SFU_OPS:
-            return t.axes, 0, 0 if t in folded else SFU_FP32.get(t.op, 0), SFU_OPS[t.op]
-        return t.axes, 0, max(1, len(t.args) - 1), 0
+            return [[t.axes, 0, 0 if t in folded else SFU_FP32.get(t.op, 0), SFU_OPS[t.op]]]
+        return [[t.axes, 0, max(1, len(t.args) - 1), 0]]
     if isinstance(t, Opaque):
-        return t.args[0].axes, 0, 1, 0
-    return (), 0, 0, 0  # Input, State, Const, Size, Broadcast, Rename, Layout: no arithmetic
+        return [[t.args[0].axes, 0, 1, 0]]
+    return []  # Input, State, Const, Size, Broadcast, Rename, Layout: no arithmetic
 
 
 def node_counts(t: Term, sizes: dict) -> Counts:
     """The work of one node alone (its children already computed)."""
-    axes, ct, cf, cs = node_work(t)
-    v = volume(axes, sizes)
-    return Counts(ct * v, cf * v, cs * v)
+    out = Counts()
+    for axes, ct, cf, cs in node_work(t):
+        v = volume(axes, sizes)
+        out = out + Counts(ct * v, cf * v, cs * v)
+    return out
 
 
 _WORK_CACHE: dict = {}
@@ -148,11 +166,11 @@ def _work_terms(roots: tuple, folded=frozenset()) -> list:
     merged: dict = {}
     for t in nodes:
         if id(t) not in absorbed:
-            axes, ct, cf, cs = node_work(t, folded)
-            if ct or cf or cs:
-                key = tuple(sorted(axes))
-                old = merged.get(key, (0, 0, 0))
-                merged[key] = (old[0] + ct, old[1] + cf, old[2] + cs)
+            for axes, ct, cf, cs in node_work(t, folded):
+                if ct or cf or cs:
+                    key = tuple(sorted(axes))
+                    old = merged.get(key, (0, 0, 0))
+                    merged[key] = (old[0] + ct, old[1] + cf, old[2] + cs)
     return [[k, *v] for k, v in merged.items()]
 
 

@@ -415,3 +415,18 @@ def test_a_lone_decoding_program_waits_for_its_own_compute():
     want = steps * (0.95e-6 + tile / 88e9) / 2 + 2 * 0.95e-6 + compute / 2
     assert c.breakdown_s["latency"] == pytest.approx(want, rel=1e-9)
     assert c.bound == "latency"
+
+
+def test_a_contractions_extra_factors_multiply_over_the_weight_tile_only():
+    """Σ_j e^u·e^u·v (softmax squared): the kernel forms the weight e^u·e^u once per score
+    (one multiply over b, h, i, j) and then dots it with v; nothing is multiplied per (score,
+    e).  Per score that is softmax's two FP32 ops (the scale, z's add) plus that multiply."""
+    from wirefuse.loading import load_function
+    from wirefuse.lowering.cost import profile
+    from wirefuse.report import analyse_function
+    a = analyse_function(load_function("examples/attention.py:softmax_squared"),
+                         "q: b h i d, k: b h j d, v: b h j e", "j")
+    work = {tuple(sorted(w[0])): w[1:] for w in profile(a.stream_form, a.term)["work"]}
+    assert work[("b", "h", "i", "j")] == [0, 3, 1]
+    assert work[("b", "d", "h", "i", "j")] == [2, 0, 0]
+    assert work[("b", "e", "h", "i", "j")] == [2, 0, 0]
