@@ -48,6 +48,10 @@ FIT_RUN3 = ("fitted (least squares on log time, 0.50-0.55 best) to the six 3-sta
             "and softmax, of the third H100 run of bench/costmodel.py (generated kernels, triton "
             "3.6); that shape is calibration from then on and is not counted as held-out "
             "(docs/costmodel_run3.md)")
+# fp32 dots are not tensor-core work here: the generated kernels run fp32 inputs with
+# input_precision "ieee" (FMA on the FP32 units), and torch's matmul keeps allow_tf32 off by
+# default, so the "fp32" tensor rate is the FP32 units' (tf32 has its own row)
+FP32_DOTS = " (the FP32 units' rate: fp32 dots run in IEEE fp32, not as tf32)"
 FIT_RUN34 = ("fitted after run 4 (grid search, top-1 and Spearman) to the prefill points of the "
              "third and fourth H100 runs of bench/costmodel.py that took >= 0.2 ms (generated "
              "kernels, triton 3.6; 27 shapes x configs, in-sample: every shape's top-1 within 10 %% "
@@ -187,7 +191,7 @@ H100 = Spec(
                        "runs of " + RUN1 + " (KINDS.md saw 798 on another day)"),
         "fp16": Figure(989.4e12, DATASHEET_H100),
         "tf32": Figure(494.7e12, DATASHEET_H100),
-        "fp32": Figure(494.7e12, DATASHEET_H100 + " (fp32 matmul runs as tf32 on tensor cores)"),
+        "fp32": Figure(66.9e12, DATASHEET_H100 + FP32_DOTS),
     },
     fp32=Figure(66.9e12, DATASHEET_H100),
     sfu=replace(_sfu(132, 1.83e9, "THEORY.md §5 quotes about 3.9 TFLOP/s of exponentials"),
@@ -230,7 +234,7 @@ H200 = Spec(
                        " (KINDS.md saw 788 on 2026-10-28)"),
         "fp16": Figure(989.4e12, DATASHEET_H200),
         "tf32": Figure(494.7e12, DATASHEET_H200),
-        "fp32": Figure(494.7e12, DATASHEET_H200 + " (as tf32)"),
+        "fp32": Figure(66.9e12, DATASHEET_H200 + FP32_DOTS),
     },
     fp32=Figure(66.9e12, DATASHEET_H200),
     sfu=replace(_sfu(132, 1.83e9, "same SM as H100"), measured=4.15e12,
@@ -262,7 +266,7 @@ A100 = Spec(
         "bf16": Figure(312e12, WHITEPAPER_A100),
         "fp16": Figure(312e12, WHITEPAPER_A100),
         "tf32": Figure(156e12, WHITEPAPER_A100),
-        "fp32": Figure(156e12, WHITEPAPER_A100 + " (as tf32)"),
+        "fp32": Figure(19.5e12, WHITEPAPER_A100 + FP32_DOTS),
     },
     fp32=Figure(19.5e12, WHITEPAPER_A100),
     sfu=_sfu(108, 1.41e9, "A100 has no FP8 tensor cores"),

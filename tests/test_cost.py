@@ -418,15 +418,29 @@ def test_a_lone_decoding_program_waits_for_its_own_compute():
 
 
 def test_a_contractions_extra_factors_multiply_over_the_weight_tile_only():
-    """Σ_j e^u·e^u·v (softmax squared): the kernel forms the weight e^u·e^u once per score
-    (one multiply over b, h, i, j) and then dots it with v; nothing is multiplied per (score,
-    e).  Per score that is softmax's two FP32 ops (the scale, z's add) plus that multiply."""
-    from wirefuse.loading import load_function
-    from wirefuse.lowering.cost import profile
-    from wirefuse.report import analyse_function
-    a = analyse_function(load_function("examples/attention.py:softmax_squared"),
-                         "q: b h i d, k: b h j d, v: b h j e", "j")
-    work = {tuple(sorted(w[0])): w[1:] for w in profile(a.stream_form, a.term)["work"]}
+    """Σ_j e^u·e^u·v (softmax squared, hand-written normal form with the running max u): the
+    kernel forms the weight e^u·e^u once per score (one multiply over b, h, i, j), then dots it
+    with v; nothing is multiplied per (score, e).  Per score: the scale, z's add and that
+    multiply, and the one bare ex2 of e^u."""
+    from dataclasses import replace as with_fields
+
+    from wirefuse.lowering.cost import SCORE, profile
+    from wirefuse.theorems.stream import decompose
+    term = parse("(layout@b,h,i,e (mul (pow (sum@j (exp S)) -2.0) "
+                 "(sum@j (mul (exp S) (exp S) v[b,h,j,e]))))".replace("S", SCORE))
+    sf = with_fields(decompose(term, "j"), shift=parse(SCORE))
+    work = {tuple(sorted(w[0])): w[1:] for w in profile(sf, term)["work"]}
     assert work[("b", "h", "i", "j")] == [0, 3, 1]
     assert work[("b", "d", "h", "i", "j")] == [2, 0, 0]
     assert work[("b", "e", "h", "i", "j")] == [2, 0, 0]
+
+
+def test_fp32_dots_are_costed_on_the_fp32_units():
+    """fp32 inputs: the generated kernel's dots run in IEEE fp32 (FMA on the FP32 units, not
+    tf32), so one program's 2·64·4096·(128 + 128) dot FLOPs take that long at the H100's FP32
+    rate per SM (66.9 TFLOP/s over 132 SMs), as the exported module ranks them."""
+    sf, term = reference_form("spherical")
+    sz = dict(b=1, h=1, i=64, j=4096, d=128, e=128)
+    c = fused_candidate(sf, term, sz, "fp32", H100,
+                        dict(BLOCK_M=64, BLOCK_N=64, num_warps=4, num_stages=2))
+    assert c.breakdown_s["tensor"] == pytest.approx(2 * 64 * 4096 * 256 / (66.9e12 / 132))

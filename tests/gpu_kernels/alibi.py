@@ -3,7 +3,7 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (div (exp (sub (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j]) (max@j (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j])))) (sum@j (exp (sub (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j]) (max@j (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j])))))) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 17 rewrite step(s), sha256 ca0ecad607ab3212
+Certificate: wirefuse-certificate/1, 19 rewrite step(s), sha256 14e626468510e7d2
 
 Stream form (as proven):
     streamed along j
@@ -813,7 +813,7 @@ DEVICES = {'a100': {'name': 'a100',
           'tensor': {'bf16': 312000000000000.0,
                      'fp16': 312000000000000.0,
                      'tf32': 156000000000000.0,
-                     'fp32': 156000000000000.0},
+                     'fp32': 19500000000000.0},
           'fp32': 19500000000000.0,
           'sfu': 2436480000000.0,
           'hbm': 2039000000000.0,
@@ -838,7 +838,7 @@ DEVICES = {'a100': {'name': 'a100',
                      'bf16': 690000000000000.0,
                      'fp16': 989400000000000.0,
                      'tf32': 494700000000000.0,
-                     'fp32': 494700000000000.0},
+                     'fp32': 66900000000000.0},
           'fp32': 66900000000000.0,
           'sfu': 4150000000000.0,
           'hbm': 3000000000000.0,
@@ -863,7 +863,7 @@ DEVICES = {'a100': {'name': 'a100',
                      'bf16': 707000000000000.0,
                      'fp16': 989400000000000.0,
                      'tf32': 494700000000000.0,
-                     'fp32': 494700000000000.0},
+                     'fp32': 66900000000000.0},
           'fp32': 66900000000000.0,
           'sfu': 4150000000000.0,
           'hbm': 4220000000000.0,
