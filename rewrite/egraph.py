@@ -263,6 +263,10 @@ class SerializedGraph:
                 else:
                     kids.append(cls_of[c])
             self.classes.setdefault(n["eclass"], []).append(Node(ctor, tuple(lits), tuple(kids)))
+        # egglog's JSON lists the same e-graph in an order that varies from one process to the
+        # next; extraction keeps the first of equally good e-nodes, so fix the order (class id,
+        # then the e-node's repr) to get the same normal form, proof and certificate every run
+        self.classes = {c: sorted(ns, key=repr) for c, ns in sorted(self.classes.items())}
 
     @classmethod
     def of(cls, egraph: EGraph) -> "SerializedGraph":

@@ -26,3 +26,23 @@ def test_a_three_times_slower_machine_finds_the_same_certificate(monkeypatch):
     slow = prove(fn, AXES, "j")
     assert here.streamable and slow.streamable
     assert slow.certificate == here.certificate
+
+
+def test_the_serialized_egraph_reads_the_same_whatever_order_egglog_lists_it():
+    """egglog's JSON lists the nodes of one e-graph in an order that varies between processes;
+    extraction keeps the first of equally good e-nodes, so the reader fixes the order: the
+    same e-graph listed backwards reads as the same classes, e-nodes and order, and extracts
+    the same normal form."""
+    import json
+
+    from wirefuse.rewrite.egraph import SerializedGraph
+    from wirefuse.rewrite.extract import extract_normal
+    from wirefuse.rewrite.saturate import Limits, saturate
+    from wirefuse.rewrite.trace_torch import trace
+    term = trace(load_function("examples/attention.py:softmax_squared"), AXES)
+    res = saturate(term, Limits(max_iters=4))
+    data = json.loads(res.egraph._serialize().to_json())
+    backwards = dict(data, nodes=dict(reversed(list(data["nodes"].items()))))
+    g, h = SerializedGraph(data), SerializedGraph(backwards)
+    assert list(g.classes.items()) == list(h.classes.items())
+    assert extract_normal(g, g.root(), "j") == extract_normal(h, h.root(), "j")

@@ -3,7 +3,7 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (div (exp (sub (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j]) (max@j (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j])))) (sum@j (exp (sub (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j]) (max@j (add (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5)) bias[h,i,j])))))) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 19 rewrite step(s), sha256 14e626468510e7d2
+Certificate: wirefuse-certificate/1, 17 rewrite step(s), sha256 ca0ecad607ab3212
 
 Stream form (as proven):
     streamed along j

@@ -3,12 +3,12 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (div (relu (sub (exp (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))) 1.0)) (add (sum@j (abs (sub (exp (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))) 1.0))) 1e-06)) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 3 rewrite step(s), sha256 924548ef3c6bb6fb
+Certificate: wirefuse-certificate/1, 9 rewrite step(s), sha256 63a12f861fcc7fb2
 
 Stream form (as proven):
     streamed along j
-      state o = sum@j (mul (relu (sub (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))) 1.0)) v[b,h,j,e])
-      state z = sum@j (abs (sub (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (pow |d| 0.5))) 1.0))
+      state o = sum@j (mul (relu (add (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))) -1.0)) v[b,h,j,e])
+      state z = sum@j (abs (add (exp (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))) -1.0))
       tail  (layout@b,h,i,e (div $o[b,h,i,e] (add $z[b,h,i] 1e-06)))
       shift none (no rescaling)
 
@@ -116,7 +116,7 @@ def _stream_kernel(
         f0 = tl.sqrt((sz_d * 1.0))
         f1 = s0 * (1.0 / f0)
         f2 = tl.exp(f1)
-        f3 = f2 - 1.0
+        f3 = f2 + -1.0
         f4 = tl.maximum(f3, 0.0)
         w_o = f4
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
@@ -133,7 +133,7 @@ def _stream_kernel(
         f0 = tl.sqrt((sz_d * 1.0))
         f1 = s0 * (1.0 / f0)
         f2 = tl.exp(f1)
-        f3 = f2 - 1.0
+        f3 = f2 + -1.0
         f4 = tl.maximum(f3, 0.0)
         w_o = tl.where(ok_j[None, :], f4, 0.0)
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_j[:, None] & ok_e[None, :], other=0)
@@ -777,7 +777,7 @@ PROFILE = {'stream': 'j',
  'across': None,
  'causal': False,
  'work': [[('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
-          [(), 0, 0, 2],
+          [(), 0, 0, 1],
           [('b', 'h', 'i', 'j'), 0, 9, 1],
           [('b', 'e', 'h', 'i', 'j'), 2, 0, 0],
           [('b', 'h', 'i'), 0, 1, 0],

@@ -3,11 +3,11 @@
 Source term:
     (layout@b,h,i,e (sum@j (mul (div (relu (div (sum@d (mul q[b,h,i,d] k[b,h,j,d])) (pow |d| 0.5))) |j|) v[b,h,j,e])))
 
-Certificate: wirefuse-certificate/1, 7 rewrite step(s), sha256 7aee811a0a1d3a71
+Certificate: wirefuse-certificate/1, 5 rewrite step(s), sha256 b6ba7e3929822719
 
 Stream form (as proven):
     streamed along j
-      state o = sum@j (mul (relu (mul (rsqrt |d|) (sum@d (mul k[b,h,j,d] q[b,h,i,d])))) v[b,h,j,e])
+      state o = sum@j (mul (relu (div (sum@d (mul k[b,h,j,d] q[b,h,i,d])) (sqrt |d|))) v[b,h,j,e])
       state z = sum@j 1.0
       tail  (layout@b,h,i,e (div $o[b,h,i,e] $z[]))
       shift none (no rescaling)
@@ -113,8 +113,8 @@ def _stream_kernel(
         ix_j = start + tl.arange(0, BLOCK_N)
         b0_0 = tl.load(k_ptr + gi_b * k_s_b + gi_h * k_s_h + ix_j[None, :] * k_s_j + ix_d[:, None] * k_s_d, mask=ok_d[:, None], other=0)
         s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
-        f0 = tl.rsqrt((sz_d * 1.0))
-        f1 = f0 * s0
+        f0 = tl.sqrt((sz_d * 1.0))
+        f1 = s0 * (1.0 / f0)
         f2 = tl.maximum(f1, 0.0)
         w_o = f2
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_e[None, :], other=0)
@@ -127,8 +127,8 @@ def _stream_kernel(
         ok_j = ix_j < hi
         b0_0 = tl.load(k_ptr + gi_b * k_s_b + gi_h * k_s_h + ix_j[None, :] * k_s_j + ix_d[:, None] * k_s_d, mask=ok_j[None, :] & ok_d[:, None], other=0)
         s0 = tl.dot(a0.to(b0_0.dtype), b0_0, input_precision=DOT_PRECISION)  # Σ_d, fp32 accumulation
-        f0 = tl.rsqrt((sz_d * 1.0))
-        f1 = f0 * s0
+        f0 = tl.sqrt((sz_d * 1.0))
+        f1 = s0 * (1.0 / f0)
         f2 = tl.maximum(f1, 0.0)
         w_o = tl.where(ok_j[None, :], f2, 0.0)
         v_o_0 = tl.load(v_ptr + gi_b * v_s_b + gi_h * v_s_h + ix_j[:, None] * v_s_j + ix_e[None, :] * v_s_e, mask=ok_j[:, None] & ok_e[None, :], other=0)
@@ -768,8 +768,8 @@ PROFILE = {'stream': 'j',
  'shift': None,
  'across': None,
  'causal': False,
- 'work': [[(), 0, 0, 1],
-          [('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
+ 'work': [[('b', 'd', 'h', 'i', 'j'), 2, 0, 0],
+          [(), 0, 0, 1],
           [('b', 'h', 'i', 'j'), 0, 2, 0],
           [('b', 'e', 'h', 'i', 'j'), 2, 0, 0],
           [('j',), 0, 1, 0],
