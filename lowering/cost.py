@@ -201,8 +201,9 @@ def profile(sf: StreamForm, term: Term, causal: bool | str | None = None,
         if skips:
             cnest = _loopnest(sf, causal, degrees=degrees) if isinstance(causal, str) else nest
             known = cnest.causal_known() if cnest is not None else {}
-        folds = [Reduce(c.monoid, sf.axis, fold_known(c.body, known)) for c in sf.components]
         shift = fold_known(sf.shift, known) if sf.shift is not None else None
+        folds = [Reduce(c.monoid, sf.axis, _powers_as_products(fold_known(c.body, known), shift))
+                 for c in sf.components]
         if len(_PROFILES) > 256:
             _PROFILES.clear()
         _PROFILES[key] = {
@@ -220,6 +221,25 @@ def profile(sf: StreamForm, term: Term, causal: bool | str | None = None,
 
 
 _PROFILES: dict = {}
+
+
+def _powers_as_products(body: Term, shift) -> Term:
+    """body with each e^(k·u) or (e^u)^k factor (k ≥ 2, u the shift) written as e^u·…·e^u, as
+    the generator emits it (k − 1 multiplies of the one e_u; no pow, no second exp)."""
+    if shift is None:
+        return body
+    memo: dict = {}
+
+    def go(t: Term) -> Term:
+        if t not in memo:
+            k = shift_power(t, shift)
+            if k >= 2:
+                memo[t] = Elem("mul", (Elem("exp", (shift,)),) * k)
+            else:
+                kids = tuple(go(c) for c in t.children)
+                memo[t] = t.with_children(kids) if kids != t.children else t
+        return memo[t]
+    return go(body)
 
 
 def _bare_exps(folds, shift) -> frozenset:

@@ -417,17 +417,20 @@ def test_a_lone_decoding_program_waits_for_its_own_compute():
     assert c.bound == "latency"
 
 
-def test_a_contractions_extra_factors_multiply_over_the_weight_tile_only():
+@pytest.mark.parametrize("weight", ["(mul (exp S) (exp S))", "(pow (exp S) 2.0)",
+                                    "(exp (mul 2.0 S))"])
+def test_a_contractions_extra_factors_multiply_over_the_weight_tile_only(weight):
     """Σ_j e^u·e^u·v (softmax squared, hand-written normal form with the running max u): the
     kernel forms the weight e^u·e^u once per score (one multiply over b, h, i, j), then dots it
     with v; nothing is multiplied per (score, e).  Per score: the scale, z's add and that
-    multiply, and the one bare ex2 of e^u."""
+    multiply, and the one bare ex2 of e^u; written as a power of e^u or as e^(2u), the same
+    (the generator emits e_u·e_u for all three)."""
     from dataclasses import replace as with_fields
 
     from wirefuse.lowering.cost import SCORE, profile
     from wirefuse.theorems.stream import decompose
     term = parse("(layout@b,h,i,e (mul (pow (sum@j (exp S)) -2.0) "
-                 "(sum@j (mul (exp S) (exp S) v[b,h,j,e]))))".replace("S", SCORE))
+                 f"(sum@j (mul {weight} v[b,h,j,e]))))".replace("S", SCORE))
     sf = with_fields(decompose(term, "j"), shift=parse(SCORE))
     work = {tuple(sorted(w[0])): w[1:] for w in profile(sf, term)["work"]}
     assert work[("b", "h", "i", "j")] == [0, 3, 1]

@@ -598,7 +598,10 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
         state = sum(volume(axes, pad) for axes in p["states"])
         w_fp32 += 2 * u + blocks * state + blocks * rows * QUAD * 4
         w_sfu += blocks * rows * QUAD
-    tensor_rate = spec["tensor"][dtype] * (1.0 if bm >= 64 else 0.5)  # mma.sync below wgmma M
+    # below wgmma's M a Hopper kernel falls back to mma.sync, at about half the rate; where
+    # the dots are never wgmma (fp32 IEEE, pre-Hopper) the tile height does not matter
+    wg = warpgroup_rows(spec, dtype)
+    tensor_rate = spec["tensor"][dtype] * (0.5 if wg and bm < wg else 1.0)
     # Bytes: inputs without the stream axis are read once per split; L2 absorbs re-reads by
     # programs resident together.
     loads = {x: v * splits if stream not in inputs[x] else v * visited
@@ -641,6 +644,7 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     runs = max(waves * visited, 1.0)
     walk = lat + (runs - 1) * later + runs * f["key_tile"] / stream_bw
     t["latency"] = steps * walk / fill + waves * 2 * lat
+    loads_wait = t["latency"]   # what a two-stage chain waits for, besides its own compute
     if bm < 64:
         # Below wgmma's 64 rows (decoding tiles of 16) the dots are mma.sync: a warp waits for
         # its own products, then runs the step's FP32/SFU phase, and only then issues the load
@@ -667,7 +671,7 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     t["chain"] = feed + exposed * (spec["exposed_fp32"] * t["fp32"]
                                    + spec["exposed_sfu"] * t["sfu"])
     if stages < 3:  # at most one tile in flight: a step waits for most of its loads
-        t["chain"] += t["latency"]
+        t["chain"] += loads_wait
     t["launch"] = spec["launch_s"] * (2 if splits > 1 else 1)
     detail = {"bytes_hbm": hbm + (partial + out_elems * elt if splits > 1 else 0),
               "bytes_to_smem": smem_in + out_elems * elt + 2 * partial,
@@ -696,8 +700,9 @@ def fitting_tiles(configs, rows: float) -> list:
     >>> [c["BLOCK_M"] for c in fitting_tiles([{"BLOCK_M": 64}], 1)]
     [64]
     """
+    configs = list(configs)
     out = [c for c in configs if c["BLOCK_M"] <= 16 or c["BLOCK_M"] < 2 * rows]
-    return out or list(configs)
+    return out or configs
 
 
 def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
