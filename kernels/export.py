@@ -378,7 +378,7 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capabi
     scaled by SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the
     H100's) with the SMEM/register `limits` torch reports for it; a `capability` (major, minor)
     other than 9.x turns the wgmma warpgroup rule off.  fp32 arguments: the kernel's dots run
-    in IEEE fp32 on the FP32 units (no wgmma), so the FP32 rate stands in for the tensor rate.
+    in IEEE fp32 on the FP32 units (no wgmma); the figures' fp32 "tensor" rate is that rate.
     Costs some milliseconds of host time; _run caches the answer per shape."""
     fixed = {k: v for k, v in CONFIG.items() if v is not None}
     if len(fixed) == len(CONFIG):  # the user set every field: nothing to choose
@@ -387,8 +387,6 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capabi
         return None
     name, elt = _DTYPES[dtype]
     figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits, capability)
-    if name == "fp32":
-        figs = dict(figs, tensor=dict(figs["tensor"], fp32=figs["fp32"]))
     configs, seen = [], set()
     for c in CONFIGS:
         c = dict(c, **{k: v for k, v in fixed.items() if k != "splits"})

@@ -130,8 +130,9 @@ def fold_known(t: Term, known: dict[Term, bool]) -> Term:
         if u not in memo:
             kids = tuple(go(c) for c in u.children)
             out = u.with_children(kids) if kids != u.children else u
-            if isinstance(out, Elem) and kids and isinstance(kids[0], Const) and kids[0].dtype == "bool":
-                flag = kids[0].value
+            head = kids[0] if kids else None
+            if isinstance(out, Elem) and isinstance(head, Const) and head.dtype == "bool":
+                flag = head.value
                 if out.op == "not":
                     out = Const(not flag)
                 elif out.op == "where":

@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..rewrite.sexpr import parse
 from ..rewrite.term import (Broadcast, Const, Elem, Input, Layout, Opaque, Reduce, Rename, Size,
                             State, Term)
-from ..theorems.stream import StreamForm, decompose
+from ..theorems.stream import StreamForm, decompose, substitute
 from .causal import fold_known
 from .loopnest import shift_power
 from .cost_core import RESOURCES, Rejected, fused_time  # noqa: F401  (Rejected: re-exported)
@@ -189,18 +189,16 @@ def profile(sf: StreamForm, term: Term, causal: bool | str | None = None,
     if key not in _PROFILES:
         # one build serves the roles and, causal=None, the skipping
         nest = _loopnest(sf, degrees=degrees)
+        # with a mask argument, the nest export builds for it (None if it refuses the mask)
+        cnest = _loopnest(sf, causal, degrees=degrees) if isinstance(causal, str) else nest
         skips = (causal if isinstance(causal, bool) else
-                 skips_causal(sf, causal, degrees=degrees) if causal
-                 else nest is not None and nest.skips_causal)
+                 cnest is not None and cnest.skips_causal)
         r = roles(term, sf.axis, nest)
         across = [t for c in sf.components for t in c.body.walk()
                   if isinstance(t, (Reduce, Opaque)) and t.axis in r.rows]
         # the kernel's loop over the key blocks wholly below the diagonal knows the mask
         # there and computes none of it; cost_core counts the diagonal blocks' mask apart
-        known = {}
-        if skips:
-            cnest = _loopnest(sf, causal, degrees=degrees) if isinstance(causal, str) else nest
-            known = cnest.causal_known() if cnest is not None else {}
+        known = cnest.causal_known() if skips and cnest is not None else {}
         shift = fold_known(sf.shift, known) if sf.shift is not None else None
         folds = [Reduce(c.monoid, sf.axis, _powers_as_products(fold_known(c.body, known), shift))
                  for c in sf.components]
@@ -228,18 +226,9 @@ def _powers_as_products(body: Term, shift) -> Term:
     the generator emits it (k − 1 multiplies of the one e_u; no pow, no second exp)."""
     if shift is None:
         return body
-    memo: dict = {}
-
-    def go(t: Term) -> Term:
-        if t not in memo:
-            k = shift_power(t, shift)
-            if k >= 2:
-                memo[t] = Elem("mul", (Elem("exp", (shift,)),) * k)
-            else:
-                kids = tuple(go(c) for c in t.children)
-                memo[t] = t.with_children(kids) if kids != t.children else t
-        return memo[t]
-    return go(body)
+    powers = {t: shift_power(t, shift) for t in body.walk()}
+    return substitute(body, {t: Elem("mul", (Elem("exp", (shift,)),) * k)
+                             for t, k in powers.items() if k >= 2})
 
 
 def _bare_exps(folds, shift) -> frozenset:

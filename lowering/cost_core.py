@@ -245,12 +245,12 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     f = fitted or fit(p, sizes, dtype, elt, spec, config)
     occ, row_blocks, out_elems = f["blocks_per_sm"], f["row_blocks"], f["out_elems"]
     n = sizes[stream]
-    if splits > 1 and math.ceil(n / splits) < bn:
-        raise Rejected(f"{splits} splits leave {math.ceil(n / splits)} keys each, fewer than "
-                       f"BLOCK_N={bn}")
+    share = math.ceil(n / splits)
+    if splits > 1 and share < bn:
+        raise Rejected(f"{splits} splits leave {share} keys each, fewer than BLOCK_N={bn}")
     # as the launcher cuts the keys: whole key blocks per part, so the last parts may be empty
     # and are not launched (`splits` below is the count of parts that run)
-    chunk = math.ceil(math.ceil(n / splits) / bn) * bn
+    chunk = math.ceil(share / bn) * bn
     splits = math.ceil(n / chunk)
     programs = f["groups"] * row_blocks * splits
     # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.

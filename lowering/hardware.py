@@ -43,11 +43,6 @@ RUN1 = "bench/costmodel.py on the H100 of this workplace, 2026-11-23 08:27 and 0
 RUN_H200 = ("python3 bench/costmodel.py facts on the H200 of this workplace, 2026-11-23 13:16 UTC "
             "(torch 2.11.0+cu130, triton 3.6.0, CUDA 13.0; bench/costmodel_facts_h200.json)")
 ESTIMATE = "estimate: typical warm launch of one kernel from PyTorch (not a datasheet figure)"
-FIT_RUN3 = ("fitted (least squares on log time, 0.50-0.55 best) to the six 3-stage points "
-            "(BLOCK_M 64 and 128) of prefill-12k-b4 (b, h, N, D = 4, 8, 12288, 128), spherical "
-            "and softmax, of the third H100 run of bench/costmodel.py (generated kernels, triton "
-            "3.6); that shape is calibration from then on and is not counted as held-out "
-            "(docs/costmodel_run3.md)")
 # fp32 dots are not tensor-core work here: the generated kernels run fp32 inputs with
 # input_precision "ieee" (FMA on the FP32 units), and torch's matmul keeps allow_tf32 off by
 # default, so the "fp32" tensor rate is the FP32 units' (tf32 has its own row)

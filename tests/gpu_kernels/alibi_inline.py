@@ -591,12 +591,12 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     f = fitted or fit(p, sizes, dtype, elt, spec, config)
     occ, row_blocks, out_elems = f["blocks_per_sm"], f["row_blocks"], f["out_elems"]
     n = sizes[stream]
-    if splits > 1 and math.ceil(n / splits) < bn:
-        raise Rejected(f"{splits} splits leave {math.ceil(n / splits)} keys each, fewer than "
-                       f"BLOCK_N={bn}")
+    share = math.ceil(n / splits)
+    if splits > 1 and share < bn:
+        raise Rejected(f"{splits} splits leave {share} keys each, fewer than BLOCK_N={bn}")
     # as the launcher cuts the keys: whole key blocks per part, so the last parts may be empty
     # and are not launched (`splits` below is the count of parts that run)
-    chunk = math.ceil(math.ceil(n / splits) / bn) * bn
+    chunk = math.ceil(share / bn) * bn
     splits = math.ceil(n / chunk)
     programs = f["groups"] * row_blocks * splits
     # Work: the loop (every component's fold, sharing subterms) on padded tiles, then the tail.
@@ -912,7 +912,7 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capabi
     scaled by SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the
     H100's) with the SMEM/register `limits` torch reports for it; a `capability` (major, minor)
     other than 9.x turns the wgmma warpgroup rule off.  fp32 arguments: the kernel's dots run
-    in IEEE fp32 on the FP32 units (no wgmma), so the FP32 rate stands in for the tensor rate.
+    in IEEE fp32 on the FP32 units (no wgmma); the figures' fp32 "tensor" rate is that rate.
     Costs some milliseconds of host time; _run caches the answer per shape."""
     fixed = {k: v for k, v in CONFIG.items() if v is not None}
     if len(fixed) == len(CONFIG):  # the user set every field: nothing to choose
@@ -921,8 +921,6 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capabi
         return None
     name, elt = _DTYPES[dtype]
     figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits, capability)
-    if name == "fp32":
-        figs = dict(figs, tensor=dict(figs["tensor"], fp32=figs["fp32"]))
     configs, seen = [], set()
     for c in CONFIGS:
         c = dict(c, **{k: v for k, v in fixed.items() if k != "splits"})
