@@ -21,7 +21,8 @@ from ..rewrite.term import Term
 from ..theorems.stream import StreamForm
 from .cost import (Candidate, Rejected, check_sizes, fused_candidate, profile,
                    unfused_candidate)
-from .cost_core import SPLITS as PARTS, fitting_tiles, rank_key, volume
+from .cost_core import (SPLITS as PARTS, fitting_tiles, rank_key, volume,
+                        worth_splitting)
 from .hardware import Spec, check_dtype, get_device
 
 SPLITS = tuple(p for p in PARTS if p > 1)
@@ -67,10 +68,14 @@ def rank(stream_form: StreamForm, term: Term, sizes: dict, dtype: str = "bf16",
     for cfg in configs:
         for p in counts:
             try:
-                out.append(fused_candidate(stream_form, term, sizes, dtype, spec, cfg, p,
-                                           causal, degrees))
+                c = fused_candidate(stream_form, term, sizes, dtype, spec, cfg, p, causal,
+                                    degrees)
             except Rejected:
-                pass
+                continue
+            out.append(c)
+            # as cost_core.choose: split-KV only beside an unsplit grid that leaves SMs idle
+            if p == 1 and not worth_splitting(c.detail["programs"], spec.sms.value):
+                break
     out.sort(key=lambda c: rank_key(c.predicted_s, c.breakdown_s, c.splits, c.config))
     return out
 

@@ -52,6 +52,10 @@ FIT_RUN34 = ("fitted after run 4 (grid search, top-1 and Spearman) to the prefil
              "kernels, triton 3.6; 27 shapes x configs, in-sample: every shape's top-1 within 10 %% "
              "of its best); the whole band %s fits as well; run 5 (docs/costmodel_run5.md) is the "
              "held-out check")
+FIT_RUN38 = ("fitted after run 8 (a one-constant scan, top-1) to every H100 point of runs 3-8 "
+             "(runs 3 and 4: prefill points that took >= 0.2 ms): 120 shapes in-sample, every "
+             "shape's top-1 within 10 %% of its best for the whole band %s with the other "
+             "constants unchanged; run 9 (docs/costmodel_run9.md) is the held-out check")
 FIT_RUN345 = ("fitted after run 5 (grid search with the four constants above, top-1 and "
               "Spearman) to the H100 runs 3 and 4 prefill points that took >= 0.2 ms and every "
               "point of run 5 (CUDA-graph timed): 46 shapes in-sample, every shape's top-1 within "
@@ -97,6 +101,7 @@ class Spec:
     exposed_sfu: Figure          # part of the SFU (MUFU) time the tensor core does not hide
     co_resident: Figure          # what is left exposed when a second program shares the SM
     exposed_loads: Figure        # part of min(tensor, L2->SMEM load) time not hidden by the other
+    synced_group: Figure         # what each further warpgroup of a program multiplies it by
     warpgroup_rows: Figure       # rows of the score tile per warpgroup (wgmma's M; 0: no wgmma)
     extra: dict = field(default_factory=dict)
 
@@ -132,6 +137,7 @@ class Spec:
                 "l2_bytes": self.l2_bytes.best,
                 "exposed_fp32": self.exposed_fp32.best, "exposed_sfu": self.exposed_sfu.best,
                 "co_resident": self.co_resident.best, "exposed_loads": self.exposed_loads.best,
+                "synced_group": self.synced_group.best,
                 "warpgroup_rows": self.warpgroup_rows.value}
 
     def datasheet_only(self) -> "Spec":
@@ -203,6 +209,9 @@ H100 = Spec(
                        "at the first one's barriers, so its contractions fill part of the gap"),
     exposed_loads=Figure(0.15, FIT_RUN345 % "0.1-0.2" + ": async tile copies into SMEM and "
                          "wgmma's operand reads share the SM's shared-memory bandwidth"),
+    synced_group=Figure(1.1, FIT_RUN38 % "1.05-1.15" + ": the warpgroups of one program wait "
+                        "for each other at every step's barrier, so their FP32/MUFU phases "
+                        "coincide and hide less behind the tensor core"),
     warpgroup_rows=Figure(64, "PTX ISA, wgmma.mma_async: M = 64 per warpgroup (sm_90a)"),
 )
 
@@ -241,6 +250,7 @@ H200 = Spec(
     exposed_sfu=H100.exposed_sfu,
     co_resident=H100.co_resident,
     exposed_loads=H100.exposed_loads,
+    synced_group=H100.synced_group,
     warpgroup_rows=H100.warpgroup_rows,
 )
 
@@ -271,6 +281,7 @@ A100 = Spec(
     exposed_sfu=Figure(0.65, "estimate, by analogy with the H100 fit"),
     co_resident=Figure(0.7, "estimate, by analogy with the H100 fit"),
     exposed_loads=Figure(0.15, "estimate, by analogy with the H100 fit"),
+    synced_group=Figure(1.1, "estimate, by analogy with the H100 fit"),
     warpgroup_rows=Figure(0, "no wgmma on sm_80: mma.sync tiles of 16 rows per warp"),
 )
 

@@ -129,6 +129,32 @@ def test_decoding_picks_split_kv():
         assert unsplit.predicted_s > 2 * best.predicted_s
 
 
+def test_split_kv_is_searched_only_beside_a_grid_that_leaves_sms_idle():
+    """Split-KV fills idle SMs; where the unsplit grid already has a program per SM the search
+    does not offer it (run 8's miss), but a split the user asks for is still costed."""
+    from wirefuse.lowering import cost, cost_core
+    sf, term = reference_form("softmax")
+    prefill = dict(b=1, h=12, i=10240, j=10240, d=64, e=64)
+    ranked = rank(sf, term, prefill)
+    assert ranked and all(c.splits == 1 for c in ranked if c.form != "unfused")
+    asked = rank(sf, term, prefill, forms=("split",))
+    assert asked and all(c.splits > 1 for c in asked)
+    # a long chunk of few rows: BLOCK_M 128 leaves 2 programs for 132 SMs, 16 rows leave 16
+    chunk = dict(b=1, h=1, i=256, j=65536, d=128, e=128)
+    ranked = rank(sf, term, chunk, forms=("fused", "split"))
+    for c in ranked:
+        unsplit = math.ceil(chunk["i"] / c.config["BLOCK_M"])
+        assert c.splits == 1 or unsplit < H100.sms.value
+    assert ranked[0].splits > 1
+    # the exported modules' chooser applies the same rule, and keeps a split count it is given
+    p = cost.profile(sf, term)
+    figs = H100.figures()
+    cfgs = [{"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 4, "num_stages": 3}]
+    assert cost_core.choose(p, prefill, "bf16", 2, figs, cfgs)[1] == 1
+    assert cost_core.choose(p, prefill, "bf16", 2, figs, cfgs, (4,))[1] == 4
+    assert cost_core.choose(p, chunk, "bf16", 2, figs, cfgs)[1] > 1
+
+
 def test_prefill_picks_fused_over_unfused():
     sf, term = reference_form("softmax")
     ranked = rank(sf, term, ATT)
@@ -447,3 +473,21 @@ def test_fp32_dots_are_costed_on_the_fp32_units():
     c = fused_candidate(sf, term, sz, "fp32", H100,
                         dict(BLOCK_M=64, BLOCK_N=64, num_warps=4, num_stages=2))
     assert c.breakdown_s["tensor"] == pytest.approx(2 * 64 * 4096 * 256 / (66.9e12 / 132))
+
+
+@pytest.mark.parametrize("warps, bm", [(4, 64), (8, 128)])
+def test_a_programs_further_warpgroups_hide_less(warps, bm):
+    """The exposed FP32/SFU part of the chain grows by synced_group for each warpgroup of a
+    program after the first (they meet at every step's barrier)."""
+    from wirefuse.lowering import cost, cost_core
+    sf, term = reference_form("softmax")
+    p = cost.profile(sf, term)
+    cfg = {"BLOCK_M": bm, "BLOCK_N": 64, "num_warps": warps, "num_stages": 3}
+
+    def exposed(g):
+        figs = dict(H100.figures(), synced_group=g)
+        t = cost_core.fused_time(p, ATT, "bf16", 2, figs, cfg)[2]
+        feed = max(t["tensor"], t["l2"]) + figs["exposed_loads"] * min(t["tensor"], t["l2"])
+        return t["chain"] - feed
+    assert exposed(1.0) > 0
+    assert exposed(1.25) == pytest.approx(exposed(1.0) * 1.25 ** (warps // 4 - 1))

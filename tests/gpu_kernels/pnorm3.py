@@ -669,6 +669,11 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     # and measured 10-17 % faster than 64 where the FP32/SFU phases are light (runs 3-5).
     # hardware.py says where these were fitted.
     exposed = spec["co_resident"] if c_eff >= 2 else 1.0
+    # the warpgroups of one program meet at its barriers every step, so their CUDA-core phases
+    # run at the same time and hide less behind each other's contractions (`synced_group`, for
+    # each warpgroup after the first): BLOCK_M 128 with 8 warps measured 10-20 % slower than
+    # two BLOCK_M 64 programs where the MUFU work is heavy (sigmoid, runs 4-8)
+    exposed *= spec["synced_group"] ** max(0, config["num_warps"] // 4 - 1)
     feed = max(t["tensor"], t["l2"]) + spec["exposed_loads"] * min(t["tensor"], t["l2"])
     t["chain"] = feed + exposed * (spec["exposed_fp32"] * t["fp32"]
                                    + spec["exposed_sfu"] * t["sfu"])
@@ -707,16 +712,36 @@ def fitting_tiles(configs, rows: float) -> list:
     return out or configs
 
 
+def worth_splitting(unsplit_programs: int, sms: int) -> bool:
+    """Whether the search tries split-KV beside the unsplit kernel of a config: only where the
+    unsplit grid leaves SMs without a program.  Split-KV exists to fill idle SMs; once every SM
+    has a program, splitting the keys only trades a wave tail for a combine pass and the
+    partial states' traffic, and measured slower at every such shape of runs 2-8 (1.02-2.45x;
+    docs/costmodel_run9.md) while the model, which counts wave tails whole, sometimes
+    preferred it (run 8's miss).  A split count the user fixes is still costed.
+
+    >>> worth_splitting(32, 132), worth_splitting(132, 132), worth_splitting(1920, 132)
+    (True, False, False)
+    """
+    return unsplit_programs < sms
+
+
 def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
     """The best (config, splits, predicted seconds, binding resource) over `configs` × `splits`
-    by rank_key (fitting_tiles of them), or None when the device accepts none of them."""
+    by rank_key (fitting_tiles of them), or None when the device accepts none of them.  When
+    `splits` offers the unsplit kernel (1) too, split counts are tried only for configs whose
+    unsplit grid leaves SMs idle (worth_splitting); without it they are what the caller fixed."""
     best = None
     for cfg in fitting_tiles(configs, volume(p["rows"], sizes)):
         try:
             fitted = fit(p, sizes, dtype, elt, spec, cfg)
         except Rejected:
             continue
-        for s in sorted(splits):
+        tried = splits
+        if 1 in splits and not worth_splitting(fitted["groups"] * fitted["row_blocks"],
+                                                spec["sms"]):
+            tried = (1,)
+        for s in sorted(tried):
             try:
                 total, bound, t, _ = fused_time(p, sizes, dtype, elt, spec, cfg, s, fitted)
             except Rejected:  # too few keys per part: more parts leave fewer still
@@ -810,6 +835,7 @@ DEVICES = {'a100': {'name': 'a100',
           'exposed_sfu': 0.65,
           'co_resident': 0.7,
           'exposed_loads': 0.15,
+          'synced_group': 1.1,
           'warpgroup_rows': 0},
  'h100': {'name': 'h100',
           'sms': 132,
@@ -835,6 +861,7 @@ DEVICES = {'a100': {'name': 'a100',
           'exposed_sfu': 0.65,
           'co_resident': 0.7,
           'exposed_loads': 0.15,
+          'synced_group': 1.1,
           'warpgroup_rows': 64},
  'h200': {'name': 'h200',
           'sms': 132,
@@ -860,6 +887,7 @@ DEVICES = {'a100': {'name': 'a100',
           'exposed_sfu': 0.65,
           'co_resident': 0.7,
           'exposed_loads': 0.15,
+          'synced_group': 1.1,
           'warpgroup_rows': 64}}
 SPLITS = (1, 2, 4, 8, 16, 32, 64)
 _DTYPES = {torch.bfloat16: ("bf16", 2), torch.float16: ("fp16", 2), torch.float32: ("fp32", 4)}
