@@ -8,9 +8,9 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4` ... `run8`) writes
-bench/costmodel_plan_run3.json (`_run4.json` ... `_run8.json`) instead: a held-out plan of
-generated kernels only, on shapes no earlier run timed (RUN3 ... RUN8 below); run it with
+over the whole search space.  `plan --set run3` (`run4` ... `run9`) writes
+bench/costmodel_plan_run3.json (`_run4.json` ... `_run9.json`) instead: a held-out plan of
+generated kernels only, on shapes no earlier run timed (RUN3 ... RUN9 below); run it with
 `measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
@@ -193,6 +193,32 @@ RUN8_VARIANTS = {"spherical": _non_causal(RUN8), "softmax": _non_causal(RUN8),
                  "relu": ("prefill-13k-b2-h8", "prefill-2k-b8-h8"),
                  "causal_inline": ("causal-7k-b2-h16", "causal-14k-h8")}
 
+# Run 9: shapes none of runs 1-8 timed, for the model as changed after run 8 (split-KV searched
+# only where the unsplit grid leaves SMs idle; a program's second warpgroup hides less of the
+# FP32/MUFU phases, hardware.py: synced_group).  Adds a chunk of 256 queries against 48K keys
+# at h = 4 (8 programs unsplit: the split rule's other side), a second D = 64 prefill, and a
+# decoding shape at b·h = 24.
+RUN9 = {
+    "prefill-6.5k-h16": dict(b=1, h=16, i=6656, j=6656, d=D, e=E),
+    "prefill-3.5k-b4-h8": dict(b=4, h=8, i=3584, j=3584, d=D, e=E),
+    "prefill-15k-h12": dict(b=1, h=12, i=15360, j=15360, d=D, e=E),
+    "prefill-7k-h20-d64": dict(b=1, h=20, i=7168, j=7168, d=64, e=64),
+    "prefill-5.5k-b2-h12-d64": dict(b=2, h=12, i=5632, j=5632, d=64, e=64),
+    "chunk-256x48k-h4": dict(b=1, h=4, i=256, j=49152, d=D, e=E),
+    "causal-9k-b2-h8": dict(b=2, h=8, i=9216, j=9216, d=D, e=E),
+    "causal-5k-h24": dict(b=1, h=24, i=5120, j=5120, d=D, e=E),
+    "decode-52k-h16": dict(b=1, h=16, i=1, j=53248, d=D, e=E),
+    "decode-100k-h10": dict(b=1, h=10, i=1, j=102400, d=D, e=E),
+    "decode-40k-b3-h8": dict(b=3, h=8, i=1, j=40960, d=D, e=E),
+}
+RUN9_VARIANTS = {"spherical": _non_causal(RUN9), "softmax": _non_causal(RUN9),
+                 "sigmoid": ("prefill-6.5k-h16", "prefill-7k-h20-d64", "chunk-256x48k-h4",
+                             "decode-100k-h10"),
+                 "softcap": ("prefill-3.5k-b4-h8", "prefill-5.5k-b2-h12-d64", "decode-52k-h16"),
+                 "softpick": ("prefill-15k-h12", "decode-40k-b3-h8"),
+                 "relu": ("prefill-6.5k-h16", "prefill-7k-h20-d64"),
+                 "causal_inline": ("causal-9k-b2-h8", "causal-5k-h24")}
+
 
 def heuristic(sizes: dict, sms: int = 132) -> tuple[int, dict]:
     """(splits, config) that exported modules chose for bf16 on a GPU before the cost model
@@ -270,9 +296,10 @@ HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid
     "run6": (RUN6, RUN6_VARIANTS, set(), _plan("run6"), _grid_run5),
     "run7": (RUN7, RUN7_VARIANTS, set(), _plan("run7"), _grid_run5),
     "run8": (RUN8, RUN8_VARIANTS, set(), _plan("run8"), _grid_run5),
+    "run9": (RUN9, RUN9_VARIANTS, set(), _plan("run9"), _grid_run5),
 }
 # Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
-GRAPH_TIMED = {"run5", "run6", "run7", "run8"}
+GRAPH_TIMED = {"run5", "run6", "run7", "run8", "run9"}
 
 
 def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
@@ -1167,12 +1194,12 @@ def main(argv=None):
     p = sub.add_parser("plan")
     p.add_argument("--set", choices=("run2", *HELD_OUT_SETS), default="run2",
                    help="run2: the calibration + held-out shapes, hand and generated kernels; "
-                   "run3 ... run8: held-out plans of generated kernels only (RUN3 ... RUN8; "
-                   "the plans of run5 to run8 ask measure for CUDA-graph timing)")
+                   "run3 ... run9: held-out plans of generated kernels only (RUN3 ... RUN9; "
+                   "the plans of run5 to run9 ask measure for CUDA-graph timing)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
     p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
-                   f"costmodel_plan_<set>.json with --set run3 ... run8")
+                   f"costmodel_plan_<set>.json with --set run3 ... run9")
     p.add_argument("--cost-only", action="store_true",
                    help="re-cost the points without rewriting bench/generated_cm/")
     p.add_argument("--recost", metavar="FILE",
@@ -1186,7 +1213,7 @@ def main(argv=None):
     t = m.add_mutually_exclusive_group()
     t.add_argument("--graph", action="store_true", default=None,
                    help="time CUDA-graph replays of each kernel (GPU time without the host's "
-                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5 to run8)")
+                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5 to run9)")
     t.add_argument("--eager", dest="graph", action="store_false",
                    help="time the eager call with do_bench, whatever the plan says")
     f = sub.add_parser("facts", help="measure the device figures only (torch + triton)")
