@@ -260,17 +260,10 @@ def bench_decode(results, sweep=True):
 def _graph_time(fn):
     """do_bench of fn captured in a CUDA graph: what a serving loop that replays its decoding
     step pays, without Python's per-call launch cost (which bounds a 1-query call at 8K keys)."""
-    import torch
+    from cuda_graph import capture, warm_up
     try:
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(3):
-                fn()
-        torch.cuda.current_stream().wait_stream(s)
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            fn()
+        warm_up(fn)
+        g = capture(fn)
     except Exception as e:
         return f"error: {type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
     return _time(g.replay)

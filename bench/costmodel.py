@@ -604,24 +604,12 @@ def _graph_ms(fn, warmup: int, rep: int) -> tuple[float, dict]:
     If the warm-up or capture fails: do_bench of the eager call, marked "eager" with the error."""
     import torch
     from triton.testing import do_bench
+    from cuda_graph import capture, one_call_ms, warm_up
     try:
-        side = torch.cuda.Stream()  # warm-up off the capture stream: compiles, allocator pools
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                fn()
-        torch.cuda.current_stream().wait_stream(side)
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        one_ms = start.elapsed_time(end)
+        warm_up(fn)
+        one_ms = one_call_ms(fn)
         calls = max(1, min(GRAPH_MAX_CALLS, math.ceil(GRAPH_WORK_MS / max(one_ms, 1e-3))))
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            for _ in range(calls):
-                fn()
+        graph = capture(fn, calls)
         ms = do_bench(graph.replay, warmup=warmup, rep=rep, return_mode="median") / calls
         return ms, {"timing": "graph", "graph_calls": calls}
     except Exception as e:  # noqa: BLE001 - any capture failure falls back, recorded
@@ -814,8 +802,8 @@ the key blocks past the diagonal) is costed for the blocks it visits: the loop's
 loads and steps shrink to that share, and the diagonal blocks add the mask's compare and
 select.  A candidate is a form (unfused: the function as written, op by op;
 fused: the stream form as one kernel; split: p chunks of the stream axis folded in parallel plus
-a combine kernel) with a Triton config (BLOCK_M, BLOCK_N, num_warps, num_stages).  Per
-candidate:
+a combine kernel; searched only where the unsplit grid leaves SMs without a program) with a
+Triton config (BLOCK_M, BLOCK_N, num_warps, num_stages).  Per candidate:
 
 | resource | time |
 |---|---|
@@ -823,7 +811,7 @@ candidate:
 | hbm | unique bytes (+ re-reads that cannot be co-resident, + fp32 partial states of a split, written and read) / HBM bandwidth |
 | l2 | every tile load, re-reads counted (K, V once per query block: the napkin's count) / L2 bandwidth |
 | latency | steps × (L + (waves − 1) × L₂ + waves × tile/B) / max(1, stages − 1) + 2L per wave, + p·L for the combine: the first wave waits for HBM (L = 0.95 µs per step), later waves re-read K/V from L2 (L₂ = 0.4 µs) when the groups one wave walks fit there |
-| chain | max(tensor, l2) + c × (0.25 × fp32 + 0.65 × sfu): the tensor core works as fast as L2 feeds it tiles; the dependent softmax phases of a step are partly hidden behind it, FP32 work mostly, MUFU work least; c = 0.7 when a second program shares the SM (it does not wait at the first one's barriers), else 1; with num_stages ≤ 2 the loop's latency adds too |
+| chain | max(tensor, l2) + 0.15 × min(tensor, l2) + c × g × (0.25 × fp32 + 0.65 × sfu): the tensor core works as fast as L2 feeds it tiles, and the smaller of the two is not wholly hidden (they share the SM's shared memory); the dependent softmax phases of a step are partly hidden behind it, FP32 work mostly, MUFU work least; c = 0.7 when a second program shares the SM (it does not wait at the first one's barriers), else 1; g = 1.1 for each warpgroup of a program after the first (they meet at every step's barrier, so their phases coincide); with num_stages ≤ 2 the loop's latency adds too |
 | launch | one per kernel |
 
 Predicted time = the largest of these + launches, with one exception: HBM bandwidth and loop
@@ -839,7 +827,9 @@ bandwidth (10 TB/s) and the exponent 3 were set after the first run, from the ca
 shapes only; the chain's FP32/SFU fractions (0.25, 0.65), the second-program factor (0.7)
 and the L2-hit step latency (0.4 µs) after the fourth run, by a grid search over the prefill
 points of runs 3 and 4 that took at least 0.2 ms (eager timing below that measured host time);
-run 5 is the first run with those constants frozen.  Shapes never used to set a constant are
+run 5 is the first run with those constants frozen; the tile loads' share (0.15) after run 5,
+on runs 3-5; the warpgroup factor g (1.1) after run 8, by a one-constant scan over runs 3-8
+(run 9 is its held-out check).  Shapes never used to set a constant are
 "held-out"; their Spearman and top-1 results are reported separately.
 """
 
