@@ -751,9 +751,10 @@ def worth_splitting(unsplit_programs: int, sms: int) -> bool:
     """Whether the search tries split-KV beside the unsplit kernel of a config: only where the
     unsplit grid leaves SMs without a program.  Split-KV exists to fill idle SMs; once every SM
     has a program, splitting the keys only trades a wave tail for a combine pass and the
-    partial states' traffic, and measured slower at every such shape of runs 2-8 (1.02-2.45x;
-    docs/costmodel_run9.md) while the model, which counts wave tails whole, sometimes
-    preferred it (run 8's miss).  A split count the user fixes is still costed.
+    partial states' traffic, and measured slower at every such shape of runs 2-8 (1.02-2.45x,
+    bench/costmodel_measured_run*.json) while the model, which counts wave tails whole,
+    sometimes preferred it (run 8's miss; run 9 held it out, docs/costmodel.md).  A split
+    count the user fixes is still costed.
 
     >>> worth_splitting(32, 132), worth_splitting(132, 132), worth_splitting(1920, 132)
     (True, False, False)
