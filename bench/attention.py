@@ -161,7 +161,7 @@ def bench_shape(shape, A, kernels, results, accuracy=False):
         mod.CONFIG = dict(auto)
         own_ms = _time(lambda: kern(*args))
         own_cfg = mod._config(dict(b=B, h=H, i=N, j=N, d=D, e=D), args[0].device, args[0].dtype)
-        best = mod.autotune(*args, configs=TRY_CONFIGS, reps=40)
+        best = mod.autotune(*args, configs=TRY_CONFIGS, ms=40)
         row = {"variant": name, "shape": shape, "config": best[0] if best else None}
         row["wirefuse_ms"] = best[1] if best else _time(lambda: kern(*args))
         row["own_choice_ms"], row["own_choice_config"] = own_ms, own_cfg

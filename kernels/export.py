@@ -14,7 +14,9 @@ candidate the napkin cost model ranks first among the unsplit kernel and split-K
 parts × `CONFIGS` (the config space `wirefuse explain` searches), for that GPU (the module
 embeds lowering/cost_core.py, the stream form's profile and the device figures, so it needs no
 wirefuse at run time; see `choose` in the module); off the GPU (the interpreter) small blocks.
-`autotune(*args)` times `CONFIGS` on real inputs and keeps the fastest.
+`autotune(*args)` times the model's first three candidates (or given configs) on real inputs
+and keeps the fastest for that call shape; exported with `tune=K` (`--tune K`), the module does
+so by itself at each new call shape on a GPU.
 
 Python: `export(fn, axes=..., stream=...)` proves (wirefuse.prove when present, else the path
 finder + checker of wirefuse.report), generates, writes the module to a cache folder, imports
@@ -58,8 +60,9 @@ def _pretty(sf: StreamForm) -> list[str]:
 
 def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]],
                   sf: StreamForm, term=None, certificate: dict | None = None,
-                  causal: str | None = None, config: dict | None = None) -> str:
-    """The source text of the exported module for function `name`."""
+                  causal: str | None = None, config: dict | None = None, tune: int = 0) -> str:
+    """The source text of the exported module for function `name`; `tune` > 1: the module
+    times the cost model's first `tune` candidates at each new call shape (its TUNE)."""
     if not name.isidentifier():
         raise UserError(f"cannot export {name!r}: not a Python identifier")
     simple = StreamForm(sf.axis, sf.components, simplify_tail(sf.tail), sf.shift)
@@ -112,6 +115,9 @@ STREAM = {nest.stream!r}
 ROW = {nest.row!r}
 LIMITS = {dict((c.axis, 256) for c in nest.contractions) | ({nest.value: 256} if nest.value else {})!r}
 {f"CAUSAL = {causal!r}  # the mask argument the kernel computes from indices (j ≤ i)" + chr(10) if causal else ""}CONFIG = {cfg!r}  # None: chosen per call shape by the cost model
+# > 1: at each new call shape on a GPU, time the cost model's first TUNE candidates on the
+# call's own arguments and keep the fastest (see _run); 0 or 1: launch the model's first
+TUNE = {int(tune)}
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
            for bm in {SPACE["BLOCK_M"]!r} for bn in {SPACE["BLOCK_N"]!r}
            for w in {SPACE["num_warps"]!r} for s in {SPACE["num_stages"]!r}]
@@ -248,7 +254,11 @@ def _run(args):
     key = (tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))
     cfg = _configs.get(key)
     if cfg is None:
-        cfg = _configs[key] = _config(rep, dev, fdt)
+        tuned = None
+        if TUNE > 1 and _can_time(dev):
+            tuned = _fastest(_candidates(rep, dev, fdt, TUNE),
+                             lambda c: _time_launch(args, sz, out, c))
+        cfg = _configs[key] = tuned[0] if tuned else _config(rep, dev, fdt)
     while True:
         try:
             return _launch(dict(zip(ARGS, args)), sz, out, cfg)
@@ -261,6 +271,40 @@ def _run(args):
                                  f"(last tried {{cfg}}: {{str(e).splitlines()[0]}}); set "
                                  "CONFIG fields or export with smaller --block-n") from None
             cfg = _configs[key] = smaller
+
+
+def _can_time(dev):
+    """Whether launches can be timed now: on a GPU, and not while a CUDA graph is being
+    captured (a capture records launches without running them)."""
+    return dev.type == "cuda" and not torch.cuda.is_current_stream_capturing()
+
+
+def _candidates(rep, dev, fdt, top):
+    """The cost model's first `top` launch configs for these sizes on this GPU, or the
+    rule-of-thumb config alone where it accepts none."""
+    return candidates(rep, fdt, *_gpu(dev), top=top) or [_heuristic(rep, dev, fdt)]
+
+
+def _time_launch(args, sz, out, cfg, ms=10):
+    """Median milliseconds of one launch with config `cfg` on the call's own arguments
+    (triton.testing.do_bench: the first call compiles, L2 is flushed between calls)."""
+    named = dict(zip(ARGS, args))
+    return triton.testing.do_bench(lambda: _launch(named, sz, out, cfg), warmup=max(1, ms // 4),
+                                   rep=ms, return_mode="median")
+
+
+def _fastest(configs, time_one):
+    """(config, ms) of the config `time_one` times fastest, or None when none runs; a config
+    the GPU cannot hold (Triton's OutOfResources: shared memory, registers) is skipped."""
+    best = None
+    for cfg in configs:
+        try:
+            ms = time_one(cfg)
+        except triton.runtime.errors.OutOfResources:
+            continue
+        if best is None or ms < best[1]:
+            best = (cfg, ms)
+    return best
 
 
 def _smaller(cfg):
@@ -320,20 +364,39 @@ def {name}({sig}):
     return _op({sig})
 
 
-def autotune(*args, configs=None, reps=10):
-    """Time each config on `args` (CUDA), keep the fastest in CONFIG, return it with its ms."""
+def autotune(*args, top=3, configs=None, ms=20):
+    """Time launch configs on `args` (CUDA tensors) and keep the fastest for their call shape
+    (later calls of that shape bucket launch it); returns (config, ms), or None when none runs.
+
+    The configs: the cost model's first `top` candidates for this shape (tile config and
+    split-KV parts, CONFIG's set fields fixed), or `configs` (dicts of CONFIG's fields; a
+    field one leaves out is CONFIG's, else the model's choice given the others).  `ms`: the
+    timing budget per config.  Exporting with `--tune K` does the first at each new shape."""
     global CONFIG
-    best = None
-    base = dict(CONFIG)
-    for c in configs or CONFIGS:
-        CONFIG = dict(base, **c)
+    sz, fdt = _check(args)
+    dev = args[0].device
+    if not _can_time(dev):
+        raise InputError(f"autotune times launches on a GPU; the arguments are on {{dev}}"
+                         + (" (a CUDA graph is being captured)" if dev.type == "cuda" else ""))
+    rep = {{a: n if a in LIMITS else _bucket(n) for a, n in sz.items()}}
+    if configs is None:
+        tried = _candidates(rep, dev, fdt, top)
+    else:
+        base, tried = CONFIG, []
         try:
-            ms = triton.testing.do_bench(lambda: {name}(*args), warmup=5, rep=reps)
-        except Exception:  # a config that does not fit (shared memory, registers)
-            continue
-        if best is None or ms < best[1]:
-            best = (dict(CONFIG), ms)
-    CONFIG = best[0] if best else base
+            for c in configs:
+                bad = sorted(set(c) - set(base))
+                if bad:
+                    raise InputError(f"autotune: unknown config field {{bad[0]!r}}; the fields "
+                                     f"are {{', '.join(base)}}")
+                CONFIG = dict(base, **c)
+                tried.append(_config(rep, dev, fdt))
+        finally:
+            CONFIG = base
+    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=dev)
+    best = _fastest(tried, lambda c: _time_launch(args, sz, out, c, ms))
+    if best is not None:
+        _configs[(tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))] = best[0]
     return best
 '''
     return src
@@ -366,25 +429,27 @@ _KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warp
 _NEEDS = {a for axes in PROFILE["inputs"].values() for a in axes}
 
 
-def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capability=None):
-    """The launch config the napkin cost model ranks first for axis sizes `sz` and torch
-    `dtype` on the GPU named `gpu` (torch.cuda.get_device_name), or None when it accepts none.
+def candidates(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capability=None,
+               top=1):
+    """The `top` launch configs the napkin cost model ranks first for axis sizes `sz` and torch
+    `dtype` on the GPU named `gpu` (torch.cuda.get_device_name), best first, one per tile shape
+    (BLOCK_M, BLOCK_N, split count: the first config of each); [] when it accepts none.
 
     Candidates: the unsplit kernel and split-KV with SPLITS parts, times every config of
     CONFIGS, with CONFIG's set fields (the user's overrides) fixed.  Ranked exactly as
-    `wirefuse explain` / lowering.cost_search.best_candidate rank them (same arithmetic, same
-    order).  Device figures: those of the known device whose name `gpu` contains (h100, h200,
-    a100); an unknown GPU, or a known one with another SM count `sms`, gets the H100's figures
-    scaled by SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the
-    H100's) with the SMEM/register `limits` torch reports for it; a `capability` (major, minor)
-    other than 9.x turns the wgmma warpgroup rule off.  fp32 arguments: the kernel's dots run
-    in IEEE fp32 on the FP32 units (no wgmma); the figures' fp32 "tensor" rate is that rate.
-    Costs some milliseconds of host time; _run caches the answer per shape."""
+    `wirefuse explain` / lowering.cost_search.rank rank them (same arithmetic, same order).
+    Device figures: those of the known device whose name `gpu` contains (h100, h200, a100); an
+    unknown GPU, or a known one with another SM count `sms`, gets the H100's figures scaled by
+    SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the H100's)
+    with the SMEM/register `limits` torch reports for it; a `capability` (major, minor) other
+    than 9.x turns the wgmma warpgroup rule off.  fp32 arguments: the kernel's dots run in IEEE
+    fp32 on the FP32 units (no wgmma); the figures' fp32 "tensor" rate is that rate.  Costs
+    some milliseconds of host time; _run caches the answer per shape."""
     fixed = {k: v for k, v in CONFIG.items() if v is not None}
     if len(fixed) == len(CONFIG):  # the user set every field: nothing to choose
-        return dict(CONFIG)
+        return [dict(CONFIG)]
     if dtype not in _DTYPES or not _NEEDS <= set(sz):
-        return None
+        return []
     name, elt = _DTYPES[dtype]
     figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits, capability)
     configs, seen = [], set()
@@ -395,10 +460,16 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capabi
             seen.add(key)
             configs.append({m: c[k] for k, m in _KEYS})
     splits = (fixed["splits"],) if "splits" in fixed else SPLITS
-    best = _cost.choose(PROFILE, sz, name, elt, figs, configs, splits)
-    if best is None:
-        return None
-    return dict({k: best[0][m] for k, m in _KEYS}, splits=best[1])
+    return [dict({k: cfg[m] for k, m in _KEYS}, splits=p)
+            for cfg, p, _, _ in _cost.ranked(PROFILE, sz, name, elt, figs, configs, splits, top,
+                                             per_tile=True)]
+
+
+def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capability=None):
+    """The launch config the cost model ranks first (candidates' first), or None when it
+    accepts none."""
+    best = candidates(sz, dtype, gpu, sms, limits, capability)
+    return best[0] if best else None
 
 
 def _gpu(device):
@@ -461,12 +532,15 @@ def _check_causal(mask):
 
 
 def export_source(fn, axes, stream: str, causal: str | None = None,
-                  config: dict | None = None) -> str:
+                  config: dict | None = None, tune: int = 0) -> str:
     """Prove `fn` streamable along `stream` and return the exported module's source."""
     from ..loading import axes_for_function
+    if tune < 0:
+        raise UserError(f"tune={tune}: give how many of the cost model's candidates to time "
+                        "(0: launch its first untimed)")
     amap = axes_for_function(fn, axes)
     sf, cert, term = _prove(fn, axes, stream)
-    return module_source(fn.__name__, list(amap), amap, sf, term, cert, causal, config)
+    return module_source(fn.__name__, list(amap), amap, sf, term, cert, causal, config, tune)
 
 
 def load_module(path: str, name: str | None = None):
@@ -482,12 +556,14 @@ def load_module(path: str, name: str | None = None):
 
 
 def export(fn, axes, stream: str = "j", causal: str | None = None, config: dict | None = None,
-           out: str | None = None):
+           out: str | None = None, tune: int = 0):
     """Prove, generate, write (to `out` or a cache folder) and import; returns the function.
+    `tune` > 1: at each new call shape on a GPU, the module times the cost model's first
+    `tune` candidates on the call's arguments and keeps the fastest.
 
     Exporting the same source again returns the module already imported (custom op names are
     process-global); a different kernel for the same function name raises a UserError."""
-    src = export_source(fn, axes, stream, causal, config)
+    src = export_source(fn, axes, stream, causal, config, tune)
     digest = hashlib.sha256(src.encode()).hexdigest()[:12]
     if out is None:
         folder = os.path.join(tempfile.gettempdir(), "wirefuse_kernels")

@@ -409,12 +409,34 @@ def worth_splitting(unsplit_programs: int, sms: int) -> bool:
     return unsplit_programs < sms
 
 
-def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
-    """The best (config, splits, predicted seconds, binding resource) over `configs` × `splits`
-    by rank_key (fitting_tiles of them), or None when the device accepts none of them.  When
-    `splits` offers the unsplit kernel (1) too, split counts are tried only for configs whose
-    unsplit grid leaves SMs idle (worth_splitting); without it they are what the caller fixed."""
-    best = None
+def first_per_tile(ranked):
+    """Of candidates `(config, splits, ...)` sorted best first, the first of each tile shape
+    (BLOCK_M, BLOCK_N, splits): the short list an exported module times when asked to (its
+    TUNE, autotune).  The model predicts a tile's warps and stages variants within a few per
+    cent of each other, and is least sure across tile shapes (occupancy, wave tails, the
+    per-step overheads of BLOCK_N: docs/costmodel.md), so the timings go there.
+
+    >>> c = lambda m, n, s: {"BLOCK_M": m, "BLOCK_N": n, "num_stages": s}
+    >>> [(x[0]["BLOCK_N"], x[0]["num_stages"], x[1]) for x in first_per_tile(
+    ...     [(c(64, 64, 3), 1), (c(64, 64, 4), 1), (c(64, 128, 3), 1), (c(64, 64, 3), 2)])]
+    [(64, 3, 1), (128, 3, 1), (64, 3, 2)]
+    """
+    seen = set()
+    for c in ranked:
+        tile = (c[0]["BLOCK_M"], c[0]["BLOCK_N"], c[1])
+        if tile not in seen:
+            seen.add(tile)
+            yield c
+
+
+def ranked(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS,
+           top: int = 1, per_tile: bool = False) -> list:
+    """The `top` best (config, splits, predicted seconds, binding resource) over `configs` ×
+    `splits` by rank_key (fitting_tiles of them), best first; [] when the device accepts none;
+    `per_tile`: only the first of each tile shape (first_per_tile).  When `splits` offers the
+    unsplit kernel (1) too, split counts are tried only for configs whose unsplit grid leaves
+    SMs idle (worth_splitting); without it they are what the caller fixed."""
+    found = []
     for cfg in fitting_tiles(configs, volume(p["rows"], sizes)):
         try:
             fitted = fit(p, sizes, dtype, elt, spec, cfg)
@@ -429,10 +451,19 @@ def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, spli
                 total, bound, t, _ = fused_time(p, sizes, dtype, elt, spec, cfg, s, fitted)
             except Rejected:  # too few keys per part: more parts leave fewer still
                 break
-            key = rank_key(total, t, s, cfg)
-            if best is None or key < best[0]:
-                best = (key, cfg, s, total, bound)
-    return None if best is None else best[1:]
+            found.append((rank_key(total, t, s, cfg), cfg, s, total, bound))
+    found.sort(key=lambda x: x[0])
+    found = [x[1:] for x in found]
+    if per_tile:
+        found = list(first_per_tile(found))
+    return found[:max(1, top)]
+
+
+def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
+    """ranked's first: the best (config, splits, predicted seconds, binding resource), or None
+    when the device accepts none of the candidates."""
+    best = ranked(p, sizes, dtype, elt, spec, configs, splits)
+    return best[0] if best else None
 
 
 def device_figures(devices: dict, gpu_name: str, sms=None, limits=None, capability=None) -> tuple:

@@ -21,7 +21,7 @@ from ..rewrite.term import Term
 from ..theorems.stream import StreamForm
 from .cost import (Candidate, Rejected, check_sizes, fused_candidate, profile,
                    unfused_candidate)
-from .cost_core import (SPLITS as PARTS, fitting_tiles, rank_key, volume,
+from .cost_core import (SPLITS as PARTS, first_per_tile, fitting_tiles, rank_key, volume,
                         worth_splitting)
 from .hardware import Spec, check_dtype, get_device
 
@@ -93,6 +93,13 @@ def best_candidate(stream_form: StreamForm, term: Term, sizes: dict, dtype: str 
     if not ranked:
         raise UserError("no tile config fits this device for these sizes")
     return ranked[0]
+
+
+def shortlist(ranked: list[Candidate], k: int = 3) -> list[Candidate]:
+    """The first `k` of `rank`'s list with distinct tile shapes (BLOCK_M, BLOCK_N, splits):
+    what an exported module times when asked to (`autotune`, `export --tune K`)."""
+    tiles = first_per_tile((c.config, c.splits, c) for c in ranked if c.form != "unfused")
+    return [t[2] for t in tiles][:k]
 
 
 def export_config(c: Candidate) -> dict:

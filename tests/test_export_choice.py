@@ -275,3 +275,113 @@ def test_warpgroup_rule_only_where_the_dots_are_wgmma(exported, monkeypatch):
         assert 2 * (64 * D + got["num_stages"] * got["block_n"] * 2 * D) <= 99 * 1024
     finally:
         mod.CONFIG = dict.fromkeys(mod.CONFIG)
+
+
+# ---- tuning: the model's first K candidates timed on the call's own arguments
+
+@pytest.mark.parametrize("sz", [SIZES[0], SIZES[3], SIZES[5], SIZES[9]],
+                         ids=lambda s: "b{b}h{h}i{i}j{j}d{d}".format(**s))
+def test_candidates_are_the_models_first_k(exported, sz):
+    """What the module would time (TUNE, autotune) is the head of `wirefuse explain`'s ranking,
+    in its order, one config per tile shape (BLOCK_M, BLOCK_N, splits), and its first is what
+    the module launches untuned."""
+    mod, sf, term = exported
+    from wirefuse.lowering.cost_search import rank, shortlist
+    ranked = rank(sf, term, sz, "bf16", "h100", forms=("fused", "split"))
+    want = [export_config(c) for c in shortlist(ranked, 5)]
+    got = mod.candidates(dict(sz), torch.bfloat16, NAMES["h100"], top=5)
+    assert got == want and len(got) == 5
+    assert got[0] == mod.choose(dict(sz), torch.bfloat16, NAMES["h100"])
+    tiles = [(c["block_m"], c["block_n"], c["splits"]) for c in got]
+    assert len(set(tiles)) == 5
+    # each is the best-ranked config of its tile shape, and no tile shape ranked above the
+    # last one taken is left out
+    for c in got:
+        first = next(x for x in ranked if (x.config["BLOCK_M"], x.config["BLOCK_N"],
+                                            x.splits) == (c["block_m"], c["block_n"], c["splits"]))
+        assert export_config(first) == c
+    last = next(n for n, x in enumerate(ranked) if export_config(x) == got[-1])
+    assert {(x.config["BLOCK_M"], x.config["BLOCK_N"], x.splits) for x in ranked[:last]} \
+        <= set(tiles)
+
+
+def test_fastest_keeps_the_quickest_that_fits(exported):
+    import triton
+    mod, _, _ = exported
+    times = {16: 3.0, 32: 1.5, 64: None, 128: 2.0}   # None: does not fit the GPU
+
+    def time_one(cfg):
+        if times[cfg["block_m"]] is None:
+            raise triton.runtime.errors.OutOfResources(262144, 232448, "shared memory")
+        return times[cfg["block_m"]]
+    cfgs = [dict(block_m=m) for m in times]
+    assert mod._fastest(cfgs, time_one) == (dict(block_m=32), 1.5)
+    assert mod._fastest([dict(block_m=64)], time_one) is None
+    assert mod._fastest([], time_one) is None
+
+
+@pytest.mark.parametrize("tune", [0, 3])
+def test_tune_times_the_first_k_and_keeps_the_fastest(tmp_path, monkeypatch, tune):
+    """Exported with tune=3, a new call shape times the model's first three candidates (on a
+    GPU: faked here, the launches run in the interpreter) and launches, and remembers, the one
+    that timed fastest, and the result is the function's; tune=0 launches the first, untimed."""
+    src = tmp_path / "att.py"
+    src.write_text(ATT_PY)
+    fn = load_function(f"{src}:softmax")
+    out = tmp_path / f"tuned_{tune}.py"
+    out.write_text(export_source(fn, AXES, "j", tune=tune))
+    mod = load_module(str(out), f"_tuned_softmax_{tune}")
+    assert mod.TUNE == tune
+    monkeypatch.setattr(mod, "_gpu", lambda device: (NAMES["h100"], 132, {}, (9, 0)))
+    monkeypatch.setattr(mod, "_can_time", lambda dev: True)
+    timed = []
+
+    def fake_time(args, sz, out, cfg, ms=10):
+        timed.append(dict(cfg))
+        return {0: 2.0, 1: 3.0, 2: 1.0}[len(timed) - 1]   # the third is fastest
+    monkeypatch.setattr(mod, "_time_launch", fake_time)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 2, n, 16, generator=g) for n in (24, 40, 40))
+    got = mod.softmax(q, k, v)
+    ref = torch.softmax((q.double() @ k.double().transpose(-1, -2)) * 0.088, -1) @ v.double()
+    torch.testing.assert_close(got.double(), ref, rtol=1e-4, atol=1e-5)
+    (key, cfg), = mod._configs.items()
+    rep = dict(zip(mod._check((q, k, v))[0], key[0]))
+    if tune:
+        first3 = mod.candidates(rep, torch.float32, NAMES["h100"], top=3)
+        assert len(first3) == 3 and timed == first3 and cfg == first3[2]
+    else:  # untimed: _config's answer (on this CPU device, the interpreter's small blocks)
+        assert timed == [] and cfg == mod._config(rep, q.device, torch.float32)
+    timed.clear()
+    mod.softmax(q, k, v)   # the same shape again: remembered, nothing timed
+    assert timed == []
+
+
+def test_autotune_refuses_cpu_tensors_in_one_line(exported):
+    mod, _, _ = exported
+    q = torch.zeros(1, 2, 3, 16)
+    with pytest.raises(mod.InputError, match="autotune times launches on a GPU") as e:
+        mod.autotune(q, q, q)
+    assert "\n" not in str(e.value)
+
+
+def test_cli_tune_flag(tmp_path, capsys):
+    src = tmp_path / "att.py"
+    src.write_text(ATT_PY)
+    out = tmp_path / "k.py"
+    assert main(["export", f"{src}:spherical", "--axes", AXES, "--stream", "j", "-o", str(out),
+                 "--tune", "4"]) == 0
+    assert "\nTUNE = 4\n" in out.read_text()
+    assert main(["export", f"{src}:spherical", "--axes", AXES, "--stream", "j", "-o", str(out),
+                 "--tune", "-1"]) == 2
+    err = capsys.readouterr()[1].strip()
+    assert err.startswith("wirefuse: error: --tune -1") and "\n" not in err
+
+
+def test_autotune_names_an_unknown_config_field(exported, monkeypatch):
+    mod, _, _ = exported
+    monkeypatch.setattr(mod, "_can_time", lambda dev: True)
+    q = torch.zeros(1, 2, 3, 16)
+    with pytest.raises(mod.InputError, match="unknown config field 'blockm'") as e:
+        mod.autotune(q, q, q, configs=[dict(blockm=64)])
+    assert "\n" not in str(e.value) and mod.CONFIG == dict.fromkeys(mod.CONFIG)

@@ -211,3 +211,31 @@ def test_generated_split_kv_decoding(name, example_fns):
     assert err <= allowed, (name, err, allowed)
     gap = (split - whole).abs().max().item()
     assert gap <= 1e-5 * _scale(whole), (name, gap)
+
+
+@pytest.mark.parametrize("rows,keys", [(2048, 2048), (1, 32768)], ids=["prefill", "decoding"])
+def test_tuned_launch_is_one_of_the_models_first_three(rows, keys, examples):
+    """TUNE = 3 (export --tune 3): a new call shape times the cost model's first three
+    candidates on the call's arguments and keeps the fastest: the launch is one of them, the
+    result the example's, and `autotune` (same shape, fresh timing) picks among the same three."""
+    mod, fn = kernel("softmax")
+    saved = mod.TUNE
+    try:
+        mod.TUNE = 3
+        mod._configs.clear()
+        g = torch.Generator(device="cuda").manual_seed(2)
+        q, k, v = (torch.randn(1, 8, n, 128, device="cuda", generator=g, dtype=torch.bfloat16)
+                   for n in (rows, keys, keys))
+        out = fn(q, k, v)
+        ref = examples.softmax(q.float(), k.float(), v.float())
+        assert within(out, ref) >= 0.997
+        (key, cfg), = mod._configs.items()
+        rep = dict(zip(mod._check((q, k, v))[0], key[0]))
+        first3 = mod.candidates(rep, torch.bfloat16, *mod._gpu(q.device), top=3)
+        assert len(first3) == 3 and cfg in first3, (cfg, first3)
+        best = mod.autotune(q, k, v)
+        assert best is not None and best[0] in first3 and best[1] > 0
+        print(f"softmax {rows}x{keys}: tuned {cfg}; autotune {best}")
+    finally:
+        mod.TUNE = saved
+        mod._configs.clear()

@@ -2,7 +2,7 @@
 
     wirefuse export FILE.py:FUNC --axes "q: b h i d, k: b h j d, v: b h j e" --stream j -o OUT.py
                     [--splits P] [--block-m BM] [--block-n BN] [--num-warps W] [--num-stages S]
-                    [--causal MASK]
+                    [--causal MASK] [--tune K]
 
 Exit 0: written; 1: not proven streamable (the reason is printed); 2: bad input or a stream form
 the generator does not support (one line saying what).
@@ -40,6 +40,9 @@ def register(sub) -> None:
     p.add_argument("--num-stages", type=int)
     p.add_argument("--causal", metavar="MASK", help="the boolean (i, j) mask argument MASK is "
                    "lower-triangular (j <= i): compute it from indices and skip masked blocks")
+    p.add_argument("--tune", type=int, default=0, metavar="K", help="at each new call shape on "
+                   "a GPU, time the cost model's first K candidates and keep the fastest "
+                   "(default 0: launch its first, untimed)")
     p.set_defaults(run=run)
 
 
@@ -50,13 +53,16 @@ def run(args) -> int:
         v = getattr(args, opt)
         if v is not None and v < 16:
             raise UserError(f"--{opt.replace('_', '-')} {v}: tl.dot needs at least 16")
+    if args.tune < 0:
+        raise UserError(f"--tune {args.tune}: give how many candidates to time (0: none)")
     if args.splits is not None and args.splits < 1:
         raise UserError(f"--splits {args.splits}: give a positive number of parts")
     fn = load_function(args.target)
     cfg = {"block_m": args.block_m, "block_n": args.block_n, "num_warps": args.num_warps,
            "num_stages": args.num_stages, "splits": args.splits}
     try:
-        src = export_source(fn, args.axes, args.stream, causal=args.causal, config=cfg)
+        src = export_source(fn, args.axes, args.stream, causal=args.causal, config=cfg,
+                            tune=args.tune)
     except NotProven as e:
         print(f"wirefuse: not exported: {e}", file=sys.stderr)
         return 1
