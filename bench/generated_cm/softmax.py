@@ -29,6 +29,9 @@ STREAM = 'j'
 ROW = 'i'
 LIMITS = {'d': 256, 'e': 256}
 CONFIG = {'block_m': None, 'block_n': None, 'num_warps': None, 'num_stages': None, 'splits': None}  # None: chosen per call shape by the cost model
+# > 1: at each new call shape on a GPU, time the cost model's first TUNE candidates on the
+# call's own arguments and keep the fastest (see _run); 0 or 1: launch the model's first
+TUNE = 0
 CONFIGS = [dict(block_m=bm, block_n=bn, num_warps=w, num_stages=s)
            for bm in (16, 32, 64, 128) for bn in (32, 64, 128)
            for w in (4, 8) for s in (1, 2, 3, 4)]
@@ -737,12 +740,34 @@ def worth_splitting(unsplit_programs: int, sms: int) -> bool:
     return unsplit_programs < sms
 
 
-def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
-    """The best (config, splits, predicted seconds, binding resource) over `configs` × `splits`
-    by rank_key (fitting_tiles of them), or None when the device accepts none of them.  When
-    `splits` offers the unsplit kernel (1) too, split counts are tried only for configs whose
-    unsplit grid leaves SMs idle (worth_splitting); without it they are what the caller fixed."""
-    best = None
+def first_per_tile(ranked):
+    """Of candidates `(config, splits, ...)` sorted best first, the first of each tile shape
+    (BLOCK_M, BLOCK_N, splits): the short list an exported module times when asked to (its
+    TUNE, autotune).  The model predicts a tile's warps and stages variants within a few per
+    cent of each other, and is least sure across tile shapes (occupancy, wave tails, the
+    per-step overheads of BLOCK_N: docs/costmodel.md), so the timings go there.
+
+    >>> c = lambda m, n, s: {"BLOCK_M": m, "BLOCK_N": n, "num_stages": s}
+    >>> [(x[0]["BLOCK_N"], x[0]["num_stages"], x[1]) for x in first_per_tile(
+    ...     [(c(64, 64, 3), 1), (c(64, 64, 4), 1), (c(64, 128, 3), 1), (c(64, 64, 3), 2)])]
+    [(64, 3, 1), (128, 3, 1), (64, 3, 2)]
+    """
+    seen = set()
+    for c in ranked:
+        tile = (c[0]["BLOCK_M"], c[0]["BLOCK_N"], c[1])
+        if tile not in seen:
+            seen.add(tile)
+            yield c
+
+
+def ranked(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS,
+           top: int = 1, per_tile: bool = False) -> list:
+    """The `top` best (config, splits, predicted seconds, binding resource) over `configs` ×
+    `splits` by rank_key (fitting_tiles of them), best first; [] when the device accepts none;
+    `per_tile`: only the first of each tile shape (first_per_tile).  When `splits` offers the
+    unsplit kernel (1) too, split counts are tried only for configs whose unsplit grid leaves
+    SMs idle (worth_splitting); without it they are what the caller fixed."""
+    found = []
     for cfg in fitting_tiles(configs, volume(p["rows"], sizes)):
         try:
             fitted = fit(p, sizes, dtype, elt, spec, cfg)
@@ -757,10 +782,19 @@ def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, spli
                 total, bound, t, _ = fused_time(p, sizes, dtype, elt, spec, cfg, s, fitted)
             except Rejected:  # too few keys per part: more parts leave fewer still
                 break
-            key = rank_key(total, t, s, cfg)
-            if best is None or key < best[0]:
-                best = (key, cfg, s, total, bound)
-    return None if best is None else best[1:]
+            found.append((rank_key(total, t, s, cfg), cfg, s, total, bound))
+    found.sort(key=lambda x: x[0])
+    found = [x[1:] for x in found]
+    if per_tile:
+        found = list(first_per_tile(found))
+    return found[:max(1, top)]
+
+
+def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
+    """ranked's first: the best (config, splits, predicted seconds, binding resource), or None
+    when the device accepts none of the candidates."""
+    best = ranked(p, sizes, dtype, elt, spec, configs, splits)
+    return best[0] if best else None
 
 
 def device_figures(devices: dict, gpu_name: str, sms=None, limits=None, capability=None) -> tuple:
@@ -906,25 +940,27 @@ _KEYS = (("block_m", "BLOCK_M"), ("block_n", "BLOCK_N"), ("num_warps", "num_warp
 _NEEDS = {a for axes in PROFILE["inputs"].values() for a in axes}
 
 
-def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capability=None):
-    """The launch config the napkin cost model ranks first for axis sizes `sz` and torch
-    `dtype` on the GPU named `gpu` (torch.cuda.get_device_name), or None when it accepts none.
+def candidates(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capability=None,
+               top=1):
+    """The `top` launch configs the napkin cost model ranks first for axis sizes `sz` and torch
+    `dtype` on the GPU named `gpu` (torch.cuda.get_device_name), best first, one per tile shape
+    (BLOCK_M, BLOCK_N, split count: the first config of each); [] when it accepts none.
 
     Candidates: the unsplit kernel and split-KV with SPLITS parts, times every config of
     CONFIGS, with CONFIG's set fields (the user's overrides) fixed.  Ranked exactly as
-    `wirefuse explain` / lowering.cost_search.best_candidate rank them (same arithmetic, same
-    order).  Device figures: those of the known device whose name `gpu` contains (h100, h200,
-    a100); an unknown GPU, or a known one with another SM count `sms`, gets the H100's figures
-    scaled by SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the
-    H100's) with the SMEM/register `limits` torch reports for it; a `capability` (major, minor)
-    other than 9.x turns the wgmma warpgroup rule off.  fp32 arguments: the kernel's dots run
-    in IEEE fp32 on the FP32 units (no wgmma); the figures' fp32 "tensor" rate is that rate.
-    Costs some milliseconds of host time; _run caches the answer per shape."""
+    `wirefuse explain` / lowering.cost_search.rank rank them (same arithmetic, same order).
+    Device figures: those of the known device whose name `gpu` contains (h100, h200, a100); an
+    unknown GPU, or a known one with another SM count `sms`, gets the H100's figures scaled by
+    SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the H100's)
+    with the SMEM/register `limits` torch reports for it; a `capability` (major, minor) other
+    than 9.x turns the wgmma warpgroup rule off.  fp32 arguments: the kernel's dots run in IEEE
+    fp32 on the FP32 units (no wgmma); the figures' fp32 "tensor" rate is that rate.  Costs
+    some milliseconds of host time; _run caches the answer per shape."""
     fixed = {k: v for k, v in CONFIG.items() if v is not None}
     if len(fixed) == len(CONFIG):  # the user set every field: nothing to choose
-        return dict(CONFIG)
+        return [dict(CONFIG)]
     if dtype not in _DTYPES or not _NEEDS <= set(sz):
-        return None
+        return []
     name, elt = _DTYPES[dtype]
     figs, _ = _cost.device_figures(DEVICES, gpu, sms, limits, capability)
     configs, seen = [], set()
@@ -935,10 +971,16 @@ def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capabi
             seen.add(key)
             configs.append({m: c[k] for k, m in _KEYS})
     splits = (fixed["splits"],) if "splits" in fixed else SPLITS
-    best = _cost.choose(PROFILE, sz, name, elt, figs, configs, splits)
-    if best is None:
-        return None
-    return dict({k: best[0][m] for k, m in _KEYS}, splits=best[1])
+    return [dict({k: cfg[m] for k, m in _KEYS}, splits=p)
+            for cfg, p, _, _ in _cost.ranked(PROFILE, sz, name, elt, figs, configs, splits, top,
+                                             per_tile=True)]
+
+
+def choose(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, capability=None):
+    """The launch config the cost model ranks first (candidates' first), or None when it
+    accepts none."""
+    best = candidates(sz, dtype, gpu, sms, limits, capability)
+    return best[0] if best else None
 
 
 def _gpu(device):
@@ -989,7 +1031,11 @@ def _run(args):
     key = (tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))
     cfg = _configs.get(key)
     if cfg is None:
-        cfg = _configs[key] = _config(rep, dev, fdt)
+        tuned = None
+        if TUNE > 1 and _can_time(dev):
+            tuned = _fastest(_candidates(rep, dev, fdt, TUNE),
+                             lambda c: _time_launch(args, sz, out, c))
+        cfg = _configs[key] = tuned[0] if tuned else _config(rep, dev, fdt)
     while True:
         try:
             return _launch(dict(zip(ARGS, args)), sz, out, cfg)
@@ -1002,6 +1048,40 @@ def _run(args):
                                  f"(last tried {cfg}: {str(e).splitlines()[0]}); set "
                                  "CONFIG fields or export with smaller --block-n") from None
             cfg = _configs[key] = smaller
+
+
+def _can_time(dev):
+    """Whether launches can be timed now: on a GPU, and not while a CUDA graph is being
+    captured (a capture records launches without running them)."""
+    return dev.type == "cuda" and not torch.cuda.is_current_stream_capturing()
+
+
+def _candidates(rep, dev, fdt, top):
+    """The cost model's first `top` launch configs for these sizes on this GPU, or the
+    rule-of-thumb config alone where it accepts none."""
+    return candidates(rep, fdt, *_gpu(dev), top=top) or [_heuristic(rep, dev, fdt)]
+
+
+def _time_launch(args, sz, out, cfg, ms=10):
+    """Median milliseconds of one launch with config `cfg` on the call's own arguments
+    (triton.testing.do_bench: the first call compiles, L2 is flushed between calls)."""
+    named = dict(zip(ARGS, args))
+    return triton.testing.do_bench(lambda: _launch(named, sz, out, cfg), warmup=max(1, ms // 4),
+                                   rep=ms, return_mode="median")
+
+
+def _fastest(configs, time_one):
+    """(config, ms) of the config `time_one` times fastest, or None when none runs; a config
+    the GPU cannot hold (Triton's OutOfResources: shared memory, registers) is skipped."""
+    best = None
+    for cfg in configs:
+        try:
+            ms = time_one(cfg)
+        except triton.runtime.errors.OutOfResources:
+            continue
+        if best is None or ms < best[1]:
+            best = (cfg, ms)
+    return best
 
 
 def _smaller(cfg):
@@ -1061,18 +1141,37 @@ def softmax(q, k, v):
     return _op(q, k, v)
 
 
-def autotune(*args, configs=None, reps=10):
-    """Time each config on `args` (CUDA), keep the fastest in CONFIG, return it with its ms."""
+def autotune(*args, top=3, configs=None, ms=20):
+    """Time launch configs on `args` (CUDA tensors) and keep the fastest for their call shape
+    (later calls of that shape bucket launch it); returns (config, ms), or None when none runs.
+
+    The configs: the cost model's first `top` candidates for this shape (tile config and
+    split-KV parts, CONFIG's set fields fixed), or `configs` (dicts of CONFIG's fields; a
+    field one leaves out is CONFIG's, else the model's choice given the others).  `ms`: the
+    timing budget per config.  Exporting with `--tune K` does the first at each new shape."""
     global CONFIG
-    best = None
-    base = dict(CONFIG)
-    for c in configs or CONFIGS:
-        CONFIG = dict(base, **c)
+    sz, fdt = _check(args)
+    dev = args[0].device
+    if not _can_time(dev):
+        raise InputError(f"autotune times launches on a GPU; the arguments are on {dev}"
+                         + (" (a CUDA graph is being captured)" if dev.type == "cuda" else ""))
+    rep = {a: n if a in LIMITS else _bucket(n) for a, n in sz.items()}
+    if configs is None:
+        tried = _candidates(rep, dev, fdt, top)
+    else:
+        base, tried = CONFIG, []
         try:
-            ms = triton.testing.do_bench(lambda: softmax(*args), warmup=5, rep=reps)
-        except Exception:  # a config that does not fit (shared memory, registers)
-            continue
-        if best is None or ms < best[1]:
-            best = (dict(CONFIG), ms)
-    CONFIG = best[0] if best else base
+            for c in configs:
+                bad = sorted(set(c) - set(base))
+                if bad:
+                    raise InputError(f"autotune: unknown config field {bad[0]!r}; the fields "
+                                     f"are {', '.join(base)}")
+                CONFIG = dict(base, **c)
+                tried.append(_config(rep, dev, fdt))
+        finally:
+            CONFIG = base
+    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=dev)
+    best = _fastest(tried, lambda c: _time_launch(args, sz, out, c, ms))
+    if best is not None:
+        _configs[(tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))] = best[0]
     return best
