@@ -8,9 +8,9 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4` ... `run9`) writes
-bench/costmodel_plan_run3.json (`_run4.json` ... `_run9.json`) instead: a held-out plan of
-generated kernels only, on shapes no earlier run timed (RUN3 ... RUN9 below); run it with
+over the whole search space.  `plan --set run3` (`run4` ... `run10`) writes
+bench/costmodel_plan_run3.json (`_run4.json` ... `_run10.json`) instead: a held-out plan of
+generated kernels only, on shapes no earlier run timed (RUN3 ... RUN10 below); run it with
 `measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
@@ -22,7 +22,8 @@ a CUDA graph replaying the kernel K times (GPU time, without Python's per-call h
 which an eager kernel under ~0.2 ms measures instead), and measures the device's HBM copy
 bandwidth, dense bf16 matmul rate, exp throughput and launch overhead.  `report`
 computes Spearman's rank correlation of predicted vs measured times, per shape whether the
-model's top-1 measures within 10% of the best, and writes the
+model's top-1 measures within 10% of the best (and, where the plan timed the model's short
+list of three, whether its fastest does), and writes the
 table, an SVG scatter plot (and a PNG when matplotlib is importable: run `report` with a
 Python that has it; it is no project dependency) and the device facts to docs/costmodel.md.
 
@@ -1245,8 +1246,8 @@ def main(argv=None):
     p = sub.add_parser("plan")
     p.add_argument("--set", choices=("run2", *HELD_OUT_SETS), default="run2",
                    help="run2: the calibration + held-out shapes, hand and generated kernels; "
-                   "run3 ... run9: held-out plans of generated kernels only (RUN3 ... RUN9; "
-                   "the plans of run5 to run9 ask measure for CUDA-graph timing)")
+                   "run3 ... run10: held-out plans of generated kernels only (RUN3 ... RUN10; "
+                   "the plans of run5 to run10 ask measure for CUDA-graph timing)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
     p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
