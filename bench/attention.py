@@ -4,6 +4,7 @@ Two steps, because the GPU machine has no egglog:
 
     python bench/attention.py --generate          # here: prove + export into bench/generated/
     python bench/attention.py --out DIR [--shapes 0,1] [--decode] [--tests]   # on the GPU
+    python bench/attention.py --out DIR --choices     # on the GPU: own choice vs autotune
 
 Variants: spherical, softmax, sigmoid, softcap, alibi, causal (examples/attention.py).  Shapes
 B,H,N,D = (4,16,1024,128), (2,16,4096,128), (1,16,16384,128), (2,16,4096,64).  Peers: naive
@@ -193,6 +194,58 @@ def bench_shape(shape, A, kernels, results, accuracy=False):
         torch.cuda.empty_cache()
 
 
+def bench_choices(shape, kernels, results):
+    """What a user gets from each module at one shape, no peers: its own choice (the cost
+    model's top-1; CONFIG unset), `autotune(*args)` (the model's short list of three tile shapes
+    timed; what `export --tune 3` does by itself) and the best of TRY_CONFIGS (the six configs
+    the tables above time), each launched through the module and timed alike (_time)."""
+    import torch
+    B, H, N, D = shape
+    flops_all = 4 * B * H * N * N * D
+    for name in VARIANTS:
+        mod, kern = kernels[name]
+        args = _inputs(name, B, H, N, D, torch.bfloat16, "cuda")
+        flops = flops_all / (2 if name.startswith("causal") else 1)
+        row = {"variant": name, "shape": shape, "choices": {}}
+        mod.CONFIG = dict.fromkeys(mod.CONFIG)
+        for how in ("own", "tuned", "try6"):
+            mod._configs.clear()
+            if how == "tuned":
+                mod.autotune(*args, top=3, ms=40)
+            elif how == "try6":
+                mod.autotune(*args, configs=TRY_CONFIGS, ms=40)
+            ms = _time(lambda: kern(*args))
+            cfg = next(iter(mod._configs.values()), None)  # None: the call failed (ms says why)
+            row["choices"][how] = {"ms": ms, "config": cfg, "tflops": flops / (ms * 1e-3) / 1e12
+                                   if isinstance(ms, float) else None}
+        mod._configs.clear()
+        results.append(row)
+        _save(results)
+        print(json.dumps(row), flush=True)
+        del args
+        torch.cuda.empty_cache()
+
+
+def choice_table(results) -> str:
+    """bench_choices' rows as one markdown table (TFLOP/s and each ÷ the best of the three)."""
+    rows = [r for r in results if "choices" in r]
+    cfg = lambda c: f"{c['block_m']}, {c['block_n']}, {c['num_warps']}, {c['num_stages']}"
+    out = ["| B,H,N,D | variant | own choice TFLOP/s (config) | autotune / --tune 3 | best of "
+           "TRY_CONFIGS | own ÷ best of all | tuned ÷ best of all |", "|---" * 7 + "|"]
+    for r in rows:
+        c = r["choices"]
+        if not all(isinstance(c[k]["ms"], float) for k in c):
+            out.append(f"| {tuple(r['shape'])} | {r['variant']} | failed: "
+                       f"{ {k: v['ms'] for k, v in c.items() if not isinstance(v['ms'], float)} } |")
+            continue
+        best = min(c[k]["ms"] for k in c)
+        cell = lambda k: f"{c[k]['tflops']:.0f} ({cfg(c[k]['config'])})"
+        out.append(f"| {tuple(r['shape'])} | {r['variant']} | {cell('own')} | {cell('tuned')} | "
+                   f"{cell('try6')} | {best / c['own']['ms']:.0%} | "
+                   f"{best / c['tuned']['ms']:.0%} |")
+    return "\n".join(out)
+
+
 def hbm_bandwidth():
     import torch
     import triton
@@ -287,7 +340,7 @@ def tables(results) -> str:
     peers = ["naive", "torch.compile", "sdpa_flash", "sdpa_cudnn", "flex"]
     out, shape = [], None
     for r in results:
-        if "variant" in r:
+        if "variant" in r and "tflops" in r:  # (bench_choices' rows: choice_table)
             if r["shape"] != shape:
                 shape = r["shape"]
                 out += ["", f"B,H,N,D = {tuple(shape)}", "",
@@ -344,6 +397,9 @@ def main(argv=None):
     ap.add_argument("--shapes", default="0,1,2,3", help="indices into SHAPES")
     ap.add_argument("--decode", action="store_true")
     ap.add_argument("--no-shapes", action="store_true")
+    ap.add_argument("--choices", action="store_true", help="at --shapes, time only what each "
+                    "module launches by itself, after autotune, and the best of TRY_CONFIGS "
+                    "(no peers)")
     ap.add_argument("--out", default=".")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset")
     ap.add_argument("--table", metavar="RESULTS.json", help="print the tables of a saved run")
@@ -351,7 +407,9 @@ def main(argv=None):
     if args.generate:
         return generate()
     if args.table:
-        return print(tables(json.loads(pathlib.Path(args.table).read_text())))
+        saved = json.loads(pathlib.Path(args.table).read_text())
+        return print(tables(saved) + "\n\n" + choice_table(saved if isinstance(saved, list)
+                                                           else []))
     VARIANTS[:] = [v for v in args.variants.split(",") if v]
     import torch
     # one compiled peer per variant sees every shape: keep dynamo from falling back to eager
@@ -375,12 +433,16 @@ def main(argv=None):
     try:
         if args.decode:
             bench_decode(results)
-        if not args.no_shapes:
+        if args.choices:
+            for i in [int(x) for x in args.shapes.split(",") if x]:
+                bench_choices(SHAPES[i], kernels, results)
+        elif not args.no_shapes:
             for i in [int(x) for x in args.shapes.split(",") if x]:
                 bench_shape(SHAPES[i], A, kernels, results, accuracy=i == 0)
     finally:
         path.write_text(json.dumps(results, indent=1))
         print(tables(results))
+        print(choice_table(results))
         print(f"wrote {path}")
     del torch
 
