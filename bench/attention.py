@@ -194,11 +194,13 @@ def bench_shape(shape, A, kernels, results, accuracy=False):
         torch.cuda.empty_cache()
 
 
-def bench_choices(shape, kernels, results):
+def bench_choices(shape, kernels, results, graph=True):
     """What a user gets from each module at one shape, no peers: its own choice (the cost
     model's top-1; CONFIG unset), `autotune(*args)` (the model's short list of three tile shapes
     timed; what `export --tune 3` does by itself) and the best of TRY_CONFIGS (the six configs
-    the tables above time), each launched through the module and timed alike (_time)."""
+    the tables above time), each launched through the module and timed alike: replayed from a
+    CUDA graph (GPU time; `graph`), since at N ≤ 4096 an eager call's host time (tens to a
+    hundred µs) is a large and noisy part of a 0.1-0.3 ms kernel's, or eager (_time)."""
     import torch
     B, H, N, D = shape
     flops_all = 4 * B * H * N * N * D
@@ -206,7 +208,8 @@ def bench_choices(shape, kernels, results):
         mod, kern = kernels[name]
         args = _inputs(name, B, H, N, D, torch.bfloat16, "cuda")
         flops = flops_all / (2 if name.startswith("causal") else 1)
-        row = {"variant": name, "shape": shape, "choices": {}}
+        row = {"variant": name, "shape": shape, "choices": {},
+               "timing": "graph" if graph else "eager"}
         mod.CONFIG = dict.fromkeys(mod.CONFIG)
         for how in ("own", "tuned", "try6"):
             mod._configs.clear()
@@ -214,7 +217,7 @@ def bench_choices(shape, kernels, results):
                 mod.autotune(*args, top=3, ms=40)
             elif how == "try6":
                 mod.autotune(*args, configs=TRY_CONFIGS, ms=40)
-            ms = _time(lambda: kern(*args))
+            ms = _graph_time(lambda: kern(*args)) if graph else _time(lambda: kern(*args))
             cfg = next(iter(mod._configs.values()), None)  # None: the call failed (ms says why)
             row["choices"][how] = {"ms": ms, "config": cfg, "tflops": flops / (ms * 1e-3) / 1e12
                                    if isinstance(ms, float) else None}
@@ -399,7 +402,8 @@ def main(argv=None):
     ap.add_argument("--no-shapes", action="store_true")
     ap.add_argument("--choices", action="store_true", help="at --shapes, time only what each "
                     "module launches by itself, after autotune, and the best of TRY_CONFIGS "
-                    "(no peers)")
+                    "(no peers; CUDA-graph replays unless --eager)")
+    ap.add_argument("--eager", action="store_true", help="--choices: time eager calls")
     ap.add_argument("--out", default=".")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset")
     ap.add_argument("--table", metavar="RESULTS.json", help="print the tables of a saved run")
@@ -435,7 +439,7 @@ def main(argv=None):
             bench_decode(results)
         if args.choices:
             for i in [int(x) for x in args.shapes.split(",") if x]:
-                bench_choices(SHAPES[i], kernels, results)
+                bench_choices(SHAPES[i], kernels, results, graph=not args.eager)
         elif not args.no_shapes:
             for i in [int(x) for x in args.shapes.split(",") if x]:
                 bench_shape(SHAPES[i], A, kernels, results, accuracy=i == 0)
