@@ -214,14 +214,14 @@ def _heuristic(sz, device, dtype):
     if cfg["splits"] is None:  # split the keys when rows x groups leave SMs idle (decoding)
         cfg["splits"] = 1
         if gpu:
-            progs = triton.cdiv(sz[ROW], cfg["block_m"])
+            progs = _cdiv(sz[ROW], cfg["block_m"])
             for a in OUT_AXES:
                 if a != ROW and a in sz and a not in LIMITS:
                     progs *= sz[a]
             sms = torch.cuda.get_device_properties(device).multi_processor_count
             if progs < sms:
-                cfg["splits"] = max(1, min(triton.cdiv(4 * sms, progs),
-                                           triton.cdiv(sz[STREAM], cfg["block_n"])))
+                cfg["splits"] = max(1, min(_cdiv(4 * sms, progs),
+                                           _cdiv(sz[STREAM], cfg["block_n"])))
     return cfg
 
 

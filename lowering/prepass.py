@@ -180,7 +180,7 @@ def prepass_launcher(nest: LoopNest) -> str:
         shape = ", ".join(f"sz[{a!r}]" for a in s.leaf.axes)
         L.append(f"    t[{s.name!r}] = torch.empty(({shape},), device=dev, dtype=torch.float32)")
     L += [f"    if sz[{j!r}] == 0:", "        return t",
-          f"    grid = (triton.cdiv(sz[{j!r}], cfg['block_n']), n_g)"]
+          f"    grid = (_cdiv(sz[{j!r}], cfg['block_n']), n_g)"]
     sizes = ", ".join(f"sz[{a!r}]" for a in nest.axes)
     for lv, stats in enumerate(plan(nest)[0]):
         args = []

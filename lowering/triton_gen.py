@@ -538,7 +538,18 @@ def _function(name: str, params: list[str], body: list[str]) -> str:
     return head + "\n".join(_indent(body)) + "\n"
 
 
-HELPERS = '''@triton.jit
+HELPERS = '''def _cdiv(a, b):
+    # host-side ceil(a / b) and next power of two: in recent Triton (3.9) triton.cdiv and
+    # triton.next_power_of_2 are constexpr functions, ~6 µs per call from host code, and a
+    # launch computes eight (an eager decoding step's time is mostly host time)
+    return -(-a // b)
+
+
+def _next_pow2(n):
+    return 1 << max(0, n - 1).bit_length()
+
+
+@triton.jit
 def _tanh(x):
     # sign(x)·(1 − e^(−2|x|)) / (1 + e^(−2|x|)): no overflow for large |x|
     t = tl.exp(-2.0 * tl.abs(x))
@@ -555,7 +566,7 @@ def launcher_source(nest: LoopNest) -> str:
     for a in nest.axes:
         if a in nest.group or a in (nest.row, nest.stream):
             continue
-        blocks[_block_name(nest, a)] = f"max(16, triton.next_power_of_2(sz[{a!r}]))"
+        blocks[_block_name(nest, a)] = f"max(16, _next_pow2(sz[{a!r}]))"
     r, j = nest.row, nest.stream
     gsize = " * ".join(f"sz[{a!r}]" for a in nest.group) or "1"
     lines = [
@@ -565,9 +576,9 @@ def launcher_source(nest: LoopNest) -> str:
         f"    bm, bn = cfg['block_m'], cfg['block_n']",
         f"    n_g = {gsize}",
         f"    n_j = sz[{j!r}]",
-        f"    parts = max(1, min(cfg.get('splits', 1), triton.cdiv(n_j, bn)))",
-        f"    chunk = triton.cdiv(triton.cdiv(n_j, parts), bn) * bn  # whole key blocks per part",
-        f"    parts = triton.cdiv(n_j, chunk) if n_j else 1",
+        f"    parts = max(1, min(cfg.get('splits', 1), _cdiv(n_j, bn)))",
+        f"    chunk = _cdiv(_cdiv(n_j, parts), bn) * bn  # whole key blocks per part",
+        f"    parts = _cdiv(n_j, chunk) if n_j else 1",
         f"    blocks = dict({', '.join(f'{k}={v}' for k, v in blocks.items())})",
         "    dev = out.device",
         f"    prec = 'ieee' if out.dtype == torch.float32 else 'tf32'",
@@ -587,12 +598,12 @@ def launcher_source(nest: LoopNest) -> str:
     sizes = ", ".join(f"sz[{a!r}]" for a in nest.axes)
     lines += [
         f"    ins = [{', '.join(ins)}]",
-        f"    grid = (triton.cdiv(sz[{r!r}], bm), n_g, parts)",
+        f"    grid = (_cdiv(sz[{r!r}], bm), n_g, parts)",
         f"    _stream_kernel[grid](*ins, {common}, chunk if parts > 1 else max(n_j, 1), {sizes}, "
         f"BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, "
         f"num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])",
         "    if parts > 1:",
-        f"        _combine_kernel[(triton.cdiv(sz[{r!r}], bm), n_g)]({''.join(x + ', ' for x in ins_tail)}"
+        f"        _combine_kernel[(_cdiv(sz[{r!r}], bm), n_g)]({''.join(x + ', ' for x in ins_tail)}"
         f"{common}, chunk, {sizes}, "
         f"BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)",
         "    return out",

@@ -41,6 +41,17 @@ class InputError(ValueError):
     """A bad argument to sigmoid; the message names the argument and the axis."""
 
 
+def _cdiv(a, b):
+    # host-side ceil(a / b) and next power of two: in recent Triton (3.9) triton.cdiv and
+    # triton.next_power_of_2 are constexpr functions, ~6 µs per call from host code, and a
+    # launch computes eight (an eager decoding step's time is mostly host time)
+    return -(-a // b)
+
+
+def _next_pow2(n):
+    return 1 << max(0, n - 1).bit_length()
+
+
 @triton.jit
 def _tanh(x):
     # sign(x)·(1 − e^(−2|x|)) / (1 + e^(−2|x|)): no overflow for large |x|
@@ -189,19 +200,19 @@ def _launch(t, sz, out, cfg):
     bm, bn = cfg['block_m'], cfg['block_n']
     n_g = sz['b'] * sz['h']
     n_j = sz['j']
-    parts = max(1, min(cfg.get('splits', 1), triton.cdiv(n_j, bn)))
-    chunk = triton.cdiv(triton.cdiv(n_j, parts), bn) * bn  # whole key blocks per part
-    parts = triton.cdiv(n_j, chunk) if n_j else 1
-    blocks = dict(BLOCK_D=max(16, triton.next_power_of_2(sz['d'])), BLOCK_E=max(16, triton.next_power_of_2(sz['e'])))
+    parts = max(1, min(cfg.get('splits', 1), _cdiv(n_j, bn)))
+    chunk = _cdiv(_cdiv(n_j, parts), bn) * bn  # whole key blocks per part
+    parts = _cdiv(n_j, chunk) if n_j else 1
+    blocks = dict(BLOCK_D=max(16, _next_pow2(sz['d'])), BLOCK_E=max(16, _next_pow2(sz['e'])))
     dev = out.device
     prec = 'ieee' if out.dtype == torch.float32 else 'tf32'
     states = [torch.empty((parts, n_g, sz['i'], blocks['BLOCK_E']), device=dev, dtype=torch.float32) if parts > 1 else out]
     st_max = out
     ins = [t['k'], *t['k'].stride(), t['q'], *t['q'].stride(), t['v'], *t['v'].stride()]
-    grid = (triton.cdiv(sz['i'], bm), n_g, parts)
+    grid = (_cdiv(sz['i'], bm), n_g, parts)
     _stream_kernel[grid](*ins, out, *out.stride(), *states, st_max, chunk if parts > 1 else max(n_j, 1), sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])
     if parts > 1:
-        _combine_kernel[(triton.cdiv(sz['i'], bm), n_g)](out, *out.stride(), *states, st_max, chunk, sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)
+        _combine_kernel[(_cdiv(sz['i'], bm), n_g)](out, *out.stride(), *states, st_max, chunk, sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)
     return out
 
 
@@ -287,14 +298,14 @@ def _heuristic(sz, device, dtype):
     if cfg["splits"] is None:  # split the keys when rows x groups leave SMs idle (decoding)
         cfg["splits"] = 1
         if gpu:
-            progs = triton.cdiv(sz[ROW], cfg["block_m"])
+            progs = _cdiv(sz[ROW], cfg["block_m"])
             for a in OUT_AXES:
                 if a != ROW and a in sz and a not in LIMITS:
                     progs *= sz[a]
             sms = torch.cuda.get_device_properties(device).multi_processor_count
             if progs < sms:
-                cfg["splits"] = max(1, min(triton.cdiv(4 * sms, progs),
-                                           triton.cdiv(sz[STREAM], cfg["block_n"])))
+                cfg["splits"] = max(1, min(_cdiv(4 * sms, progs),
+                                           _cdiv(sz[STREAM], cfg["block_n"])))
     return cfg
 
 
