@@ -43,8 +43,8 @@ class InputError(ValueError):
 
 
 def _cdiv(a, b):
-    # host-side ceil(a / b) and next power of two: in recent Triton (3.9) triton.cdiv and
-    # triton.next_power_of_2 are constexpr functions, ~6 µs per call from host code, and a
+    # host-side ceil(a / b) and next power of two: in Triton 3.6 and 3.9 triton.cdiv and
+    # triton.next_power_of_2 are ConstexprFunctions, ~6 µs per call from host code, and a
     # launch computes eight (an eager decoding step's time is mostly host time)
     return -(-a // b)
 
