@@ -232,6 +232,8 @@ def bench_choices(shape, kernels, results, graph=True):
 def choice_table(results) -> str:
     """bench_choices' rows as one markdown table (TFLOP/s and each ÷ the best of the three)."""
     rows = [r for r in results if "choices" in r]
+    if not rows:
+        return ""
     cfg = lambda c: f"{c['block_m']}, {c['block_n']}, {c['num_warps']}, {c['num_stages']}"
     out = ["| B,H,N,D | variant | own choice TFLOP/s (config) | autotune / --tune 3 | best of "
            "TRY_CONFIGS | own ÷ best of all | tuned ÷ best of all |", "|---" * 7 + "|"]
@@ -412,8 +414,8 @@ def main(argv=None):
         return generate()
     if args.table:
         saved = json.loads(pathlib.Path(args.table).read_text())
-        return print(tables(saved) + "\n\n" + choice_table(saved if isinstance(saved, list)
-                                                           else []))
+        return print("\n\n".join(t for t in (tables(saved), choice_table(
+            saved if isinstance(saved, list) else [])) if t))
     VARIANTS[:] = [v for v in args.variants.split(",") if v]
     import torch
     # one compiled peer per variant sees every shape: keep dynamo from falling back to eager
@@ -446,7 +448,8 @@ def main(argv=None):
     finally:
         path.write_text(json.dumps(results, indent=1))
         print(tables(results))
-        print(choice_table(results))
+        if args.choices:
+            print(choice_table(results))
         print(f"wrote {path}")
     del torch
 

@@ -456,7 +456,7 @@ def ranked(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, spli
     found = [x[1:] for x in found]
     if per_tile:
         found = list(first_per_tile(found))
-    return found[:max(1, top)]
+    return found[:top]
 
 
 def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):

@@ -334,6 +334,7 @@ def test_tune_times_the_first_k_and_keeps_the_fastest(tmp_path, monkeypatch, tun
     assert mod.TUNE == tune
     monkeypatch.setattr(mod, "_gpu", lambda device: (NAMES["h100"], 132, {}, (9, 0)))
     monkeypatch.setattr(mod, "_can_time", lambda dev: True)
+    monkeypatch.setattr(mod, "_wants_tuning", lambda dev: mod.TUNE > 1)  # (dev is the CPU)
     timed = []
 
     def fake_time(args, sz, out, cfg, ms=10):
@@ -385,3 +386,99 @@ def test_autotune_names_an_unknown_config_field(exported, monkeypatch):
     with pytest.raises(mod.InputError, match="unknown config field 'blockm'") as e:
         mod.autotune(q, q, q, configs=[dict(blockm=64)])
     assert "\n" not in str(e.value) and mod.CONFIG == dict.fromkeys(mod.CONFIG)
+
+
+@pytest.fixture
+def timed_softmax(tmp_path, monkeypatch):
+    """The softmax module as on an H100 whose launches can be timed: the launches run in the
+    interpreter, `_time_launch` is a fake that records what it timed and makes the last config
+    of each batch the fastest."""
+    src = tmp_path / "att.py"
+    src.write_text(ATT_PY)
+    out = tmp_path / "timed.py"
+    out.write_text(export_source(load_function(f"{src}:softmax"), AXES, "j"))
+    mod = load_module(str(out), "_timed_softmax")
+    monkeypatch.setattr(mod, "_gpu", lambda device: (NAMES["h100"], 132, {}, (9, 0)))
+    monkeypatch.setattr(mod, "_can_time", lambda dev: True)
+    timed = []
+
+    def fake_time(args, sz, out, cfg, ms=10):
+        timed.append(dict(cfg))
+        return 10.0 - len(timed)
+    monkeypatch.setattr(mod, "_time_launch", fake_time)
+    mod._configs.clear()
+    g = torch.Generator().manual_seed(1)
+    args = tuple(torch.randn(1, 2, n, 16, generator=g) for n in (24, 40, 40))
+    yield mod, timed, args
+    mod._configs.clear()
+    mod.CONFIG = dict.fromkeys(mod.CONFIG)
+
+
+def _reference(q, k, v):
+    return torch.softmax((q.double() @ k.double().transpose(-1, -2)) * 0.088, -1) @ v.double()
+
+
+def test_autotune_keeps_its_pick_for_the_next_call(timed_softmax):
+    mod, timed, args = timed_softmax
+    best = mod.autotune(*args)
+    assert len(timed) == 3 and best == (timed[-1], 7.0)
+    assert list(mod._configs.values()) == [timed[-1]] and mod.CONFIG == dict.fromkeys(mod.CONFIG)
+    timed.clear()
+    launched = []
+    real = mod._launch
+    mod._launch = lambda t, sz, out, cfg: launched.append(dict(cfg)) or real(t, sz, out, cfg)
+    try:
+        got = mod.softmax(*args)
+    finally:
+        mod._launch = real
+    assert timed == [] and launched == [best[0]]
+    torch.testing.assert_close(got.double(), _reference(*args), rtol=1e-4, atol=1e-5)
+
+
+def test_autotune_over_given_configs(timed_softmax):
+    """Each given config's missing fields are the model's choice given the set ones; CONFIG is
+    left as it was; the pick serves the next call of that shape."""
+    mod, timed, args = timed_softmax
+    best = mod.autotune(*args, configs=[dict(block_m=16, block_n=16), dict(block_n=32)])
+    assert [(c["block_m"], c["block_n"]) for c in timed][:1] == [(16, 16)]
+    assert timed[1]["block_n"] == 32 and all(v is not None for c in timed for v in c.values())
+    assert best[0] == timed[1] and mod.CONFIG == dict.fromkeys(mod.CONFIG)
+    assert list(mod._configs.values()) == [timed[1]]
+    one = mod.autotune(*args, configs=dict(block_n=16))   # one dict: that config alone
+    assert one[0]["block_n"] == 16
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    (dict(configs=[(64, 64)]), "each config is a dict"),
+    (dict(configs=[dict(block_n=7)]), "block_n=7; give a power of two, at least 16"),
+    (dict(configs=[dict(num_stages=0)]), "num_stages=0; give a positive integer"),
+    (dict(configs=[dict(blockm=64)]), "unknown config field 'blockm'"),
+    (dict(top=0), "top=0; give how many"),
+])
+def test_autotune_refuses_bad_arguments_in_one_line(timed_softmax, kwargs, says):
+    mod, timed, args = timed_softmax
+    with pytest.raises(mod.InputError) as e:
+        mod.autotune(*args, **kwargs)
+    assert says in str(e.value) and "\n" not in str(e.value)
+    assert timed == [] and mod.CONFIG == dict.fromkeys(mod.CONFIG)
+
+
+def test_autotune_of_an_empty_output_times_nothing(timed_softmax):
+    mod, timed, _ = timed_softmax
+    q, kv = torch.zeros(1, 2, 0, 16), torch.zeros(1, 2, 40, 16)
+    assert mod.autotune(q, kv, kv) is None and timed == []
+
+
+def test_a_shape_first_seen_while_capturing_is_tuned_later(timed_softmax, monkeypatch):
+    """During a CUDA graph capture launches cannot be timed: the call launches the model's
+    first and remembers nothing, so the next eager call of that shape still tunes."""
+    mod, timed, args = timed_softmax
+    monkeypatch.setattr(mod, "TUNE", 3)
+    monkeypatch.setattr(mod, "_wants_tuning", lambda dev: True)
+    monkeypatch.setattr(mod, "_can_time", lambda dev: False)      # capturing
+    torch.testing.assert_close(mod.softmax(*args).double(), _reference(*args),
+                               rtol=1e-4, atol=1e-5)
+    assert timed == [] and mod._configs == {}
+    monkeypatch.setattr(mod, "_can_time", lambda dev: True)       # eager again
+    mod.softmax(*args)
+    assert len(timed) == 3 and list(mod._configs.values()) == [timed[-1]]

@@ -767,7 +767,7 @@ def ranked(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, spli
     found = [x[1:] for x in found]
     if per_tile:
         found = list(first_per_tile(found))
-    return found[:max(1, top)]
+    return found[:top]
 
 
 def choose(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, configs, splits=SPLITS):
@@ -1010,11 +1010,14 @@ def _run(args):
     key = (tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))
     cfg = _configs.get(key)
     if cfg is None:
-        tuned = None
-        if TUNE > 1 and _can_time(dev):
+        if not _wants_tuning(dev):
+            cfg = _configs[key] = _config(rep, dev, fdt)
+        elif _can_time(dev):
             tuned = _fastest(_candidates(rep, dev, fdt, TUNE),
                              lambda c: _time_launch(args, sz, out, c))
-        cfg = _configs[key] = tuned[0] if tuned else _config(rep, dev, fdt)
+            cfg = _configs[key] = tuned[0] if tuned else _config(rep, dev, fdt)
+        else:  # a CUDA graph is being captured: the model's first, tuned at a later eager call
+            cfg = _config(rep, dev, fdt)
     while True:
         try:
             return _launch(dict(zip(ARGS, args)), sz, out, cfg)
@@ -1027,6 +1030,11 @@ def _run(args):
                                  f"(last tried {cfg}: {str(e).splitlines()[0]}); set "
                                  "CONFIG fields or export with smaller --block-n") from None
             cfg = _configs[key] = smaller
+
+
+def _wants_tuning(dev):
+    """Whether a new call shape times the model's short list first (TUNE > 1, on a GPU)."""
+    return TUNE > 1 and dev.type == "cuda"
 
 
 def _can_time(dev):
@@ -1047,6 +1055,23 @@ def _time_launch(args, sz, out, cfg, ms=10):
     named = dict(zip(ARGS, args))
     return triton.testing.do_bench(lambda: _launch(named, sz, out, cfg), warmup=max(1, ms // 4),
                                    rep=ms, return_mode="median")
+
+
+def _check_config(c, fields):
+    """One line saying what is wrong with a config dict a user passed (autotune's configs)."""
+    if not isinstance(c, dict):
+        raise InputError(f"autotune: each config is a dict of {', '.join(fields)}; got "
+                         f"{type(c).__name__} {c!r}")
+    for k, v in c.items():
+        if k not in fields:
+            raise InputError(f"autotune: unknown config field {k!r}; the fields are "
+                             f"{', '.join(fields)}")
+        least = 16 if k in ("block_m", "block_n") else 1
+        pow2 = k in ("block_m", "block_n", "num_warps")
+        if v is not None and (not isinstance(v, int) or v < least or (pow2 and v & (v - 1))):
+            raise InputError(f"autotune: {k}={v!r}; give " + (
+                f"a power of two, at least {least}" if pow2 else "a positive integer")
+                + " (or None: the model's choice)")
 
 
 def _fastest(configs, time_one):
@@ -1134,22 +1159,24 @@ def autotune(*args, top=3, configs=None, ms=20):
     if not _can_time(dev):
         raise InputError(f"autotune times launches on a GPU; the arguments are on {dev}"
                          + (" (a CUDA graph is being captured)" if dev.type == "cuda" else ""))
+    if configs is None and (not isinstance(top, int) or top < 1):
+        raise InputError(f"autotune: top={top!r}; give how many of the model's candidates to "
+                         "time (1 or more)")
+    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=dev)
+    if out.numel() == 0:  # nothing to compute, so nothing to time
+        return None
     rep = {a: n if a in LIMITS else _bucket(n) for a, n in sz.items()}
     if configs is None:
         tried = _candidates(rep, dev, fdt, top)
     else:
         base, tried = CONFIG, []
         try:
-            for c in configs:
-                bad = sorted(set(c) - set(base))
-                if bad:
-                    raise InputError(f"autotune: unknown config field {bad[0]!r}; the fields "
-                                     f"are {', '.join(base)}")
+            for c in ([configs] if isinstance(configs, dict) else configs):
+                _check_config(c, base)
                 CONFIG = dict(base, **c)
                 tried.append(_config(rep, dev, fdt))
         finally:
             CONFIG = base
-    out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=dev)
     best = _fastest(tried, lambda c: _time_launch(args, sz, out, c, ms))
     if best is not None:
         _configs[(tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))] = best[0]
