@@ -201,3 +201,23 @@ def test_causal_explain_takes_what_export_takes_when_shift_powers_differ(tmp_pat
     assert mod.choose(dict(sz), torch.bfloat16) == dict(
         block_m=cfg["BLOCK_M"], block_n=cfg["BLOCK_N"], num_warps=cfg["num_warps"],
         num_stages=cfg["num_stages"], splits=top["splits"])
+
+
+def test_the_short_list_is_marked(capsys):
+    """`explain` marks the candidates `export --tune 3` / autotune() would time: the first of
+    each of the first three tile shapes (BLOCK_M, BLOCK_N, splits), never the unfused form."""
+    rc, out, err = explain(capsys, "--json", "--top", "1000")
+    assert rc == 0, err
+    cands = json.loads(out)["candidates"]
+    listed = [c for c in cands if c["shortlist"]]
+    assert len(listed) == 3 and all(c["form"] != "unfused" for c in listed)
+    tile = lambda c: (c["config"]["BLOCK_M"], c["config"]["BLOCK_N"], c["splits"])
+    assert len({tile(c) for c in listed}) == 3
+    fused = [c for c in cands if c["form"] != "unfused"]
+    last = fused.index(listed[-1])
+    assert {tile(c) for c in fused[:last + 1]} == {tile(c) for c in listed}
+    assert all(fused.index(c) == min(n for n, x in enumerate(fused) if tile(x) == tile(c))
+               for c in listed)
+    rc, out, err = explain(capsys, "--top", "1")
+    assert rc == 0 and out.splitlines()[2].split()[0] == "1*"
+    assert "* the model's short list" in out and "2 of them below the rows shown" in out

@@ -12,7 +12,9 @@ import json
 import sys
 
 from ..errors import UserError
+from ..lowering.cost_search import shortlist
 
+TUNED = 3  # the short list marked in the table: autotune()'s default
 BREAKDOWN = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
 
 
@@ -53,25 +55,34 @@ def run(args) -> int:
     shown = ranked[:args.top]
     if getattr(ranked, "note", ""):
         print(f"wirefuse: note: {ranked.note}", file=sys.stderr)
+    listed = {id(c) for c in shortlist(ranked, TUNED)}
     if args.json:
-        print(json.dumps({"candidates": [c.to_json() for c in shown]}, indent=1))
+        print(json.dumps({"candidates": [dict(c.to_json(), shortlist=id(c) in listed)
+                                         for c in shown]}, indent=1))
         return 0
-    print(format_table(shown, total=len(ranked)))
+    print(format_table(shown, total=len(ranked), listed=listed))
     return 0
 
 
-def format_table(cands, total: int | None = None) -> str:
-    head = (f"{'#':>3} {'form':<8}{'p':>3} {'BM':>4}{'BN':>4}{'w':>3}{'st':>3} "
+def format_table(cands, total: int | None = None, listed=frozenset()) -> str:
+    """The ranking as a table; `listed`: ids of the candidates on the short list (marked *)."""
+    head = (f"{'#':>3}  {'form':<8}{'p':>3} {'BM':>4}{'BN':>4}{'w':>3}{'st':>3} "
             f"{'pred ms':>9}  {'bound':<8}" + "".join(f"{r:>9}" for r in BREAKDOWN))
     lines = [head, "-" * len(head)]
     for n, c in enumerate(cands, 1):
         cfg = c.config
         cols = [cfg.get(k, "") for k in ("BLOCK_M", "BLOCK_N", "num_warps", "num_stages")]
-        lines.append(f"{n:>3} {c.form:<8}{c.splits:>3} {cols[0]!s:>4}{cols[1]!s:>4}"
+        mark = "*" if id(c) in listed else " "
+        lines.append(f"{n:>3}{mark} {c.form:<8}{c.splits:>3} {cols[0]!s:>4}{cols[1]!s:>4}"
                      f"{cols[2]!s:>3}{cols[3]!s:>3} {c.predicted_ms:>9.4f}  {c.bound:<8}"
                      + "".join(f"{c.breakdown_s[r] * 1e3:>9.4f}" if r in c.breakdown_s
                                else f"{'-':>9}" for r in BREAKDOWN))
     if total is not None and total > len(cands):
         lines.append(f"({total - len(cands)} more; --top N shows more)")
     lines.append("times in ms; pred = the binding resource's time + combine + launches")
+    if listed:
+        hidden = len(listed - {id(c) for c in cands})
+        lines.append(f"* the model's short list (its first {TUNED} tile shapes): what `export "
+                     f"--tune {TUNED}` and a module's autotune() time" +
+                     (f"; {hidden} of them below the rows shown (--top)" if hidden else ""))
     return "\n".join(lines)
