@@ -111,6 +111,24 @@ def causal_terms(bodies, row: str, stream: str) -> dict[Term, bool]:
     return out
 
 
+def on_known(op: str, flag: bool):
+    """What an elementwise op whose first operand is the known boolean `flag` becomes: ("const",
+    value) or ("arg", i) (its i-th operand), or None where it stays.  The one rule table of
+    both foldings of a known mask: fold_known's (the work the cost model counts) and the
+    kernel generator's (triton_gen.Emitter: the code a full key block runs).
+
+    >>> on_known("where", False), on_known("not", True), on_known("float", True)
+    (('arg', 2), ('const', False), ('const', 1.0))
+    """
+    if op == "not":
+        return "const", not flag
+    if op == "float":
+        return "const", 1.0 if flag else 0.0
+    if op == "where":
+        return "arg", 1 if flag else 2
+    return None
+
+
 def fold_known(t: Term, known: dict[Term, bool]) -> Term:
     """t as a key block wholly at or below the diagonal computes it: each mask term of `known`
     is its constant, and the selects, negations and casts of those constants are folded away
@@ -132,13 +150,9 @@ def fold_known(t: Term, known: dict[Term, bool]) -> Term:
             out = u.with_children(kids) if kids != u.children else u
             head = kids[0] if kids else None
             if isinstance(out, Elem) and isinstance(head, Const) and head.dtype == "bool":
-                flag = head.value
-                if out.op == "not":
-                    out = Const(not flag)
-                elif out.op == "where":
-                    out = kids[1] if flag else kids[2]
-                elif out.op == "float":
-                    out = Const(1.0 if flag else 0.0)
+                folded = on_known(out.op, head.value)
+                if folded is not None:
+                    out = Const(folded[1]) if folded[0] == "const" else kids[folded[1]]
             memo[u] = out
         return memo[u]
     return go(t)

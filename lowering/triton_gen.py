@@ -32,6 +32,7 @@ import math
 
 from ..rewrite.ops import MONOIDS, SCALAR_OPS
 from ..rewrite.term import Const, Elem, Input, Pos, Reduce, Size, State, Term
+from .causal import on_known
 from .loopnest import LoopNest, Unsupported, _factors, shift_power
 
 _BINOPS = {"sub": "-", "div": "/", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==",
@@ -118,14 +119,15 @@ class Emitter:
     def _node(self, t: Term) -> str:
         if t in self.known:
             return _lit(self.known[t])
-        if self.known and isinstance(t, Elem):  # fold a known mask away (no select per element)
-            if t.op == "not" and t.args[0] in self.known:
-                self.known[t] = not self.known[t.args[0]]
-                return _lit(self.known[t])
-            if t.op == "float" and t.args[0] in self.known:
-                return _lit(1.0 if self.known[t.args[0]] else 0.0)
-            if t.op == "where" and t.args[0] in self.known:
-                return self.done[t.args[1] if self.known[t.args[0]] else t.args[2]]
+        if self.known and isinstance(t, Elem) and t.args and t.args[0] in self.known:
+            # fold a known mask away (no select per element), by causal.fold_known's rules
+            folded = on_known(t.op, self.known[t.args[0]])
+            if folded is not None and folded[0] == "arg":
+                return self.done[t.args[folded[1]]]
+            if folded is not None:
+                if isinstance(folded[1], bool):  # a boolean: known in turn (not (not m))
+                    self.known[t] = folded[1]
+                return _lit(folded[1])
         if isinstance(t, Const):
             return _lit(t.value)
         if isinstance(t, Size):
