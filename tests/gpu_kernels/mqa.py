@@ -360,6 +360,11 @@ import math
 RESOURCES = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
 MEMORY_NORM = 3  # how sharply HBM bandwidth and loop latency combine (fitted, docs/costmodel.md)
 SPLITS = (1, 2, 4, 8, 16, 32, 64)  # split-KV part counts tried (1: the unsplit kernel)
+# Tiles of fewer rows run each loop step's compute on the chain of loads in flight (fused_time's
+# latency term).  It is wgmma's 64 on the H100, where runs 3-7 measured it on decoding tiles of
+# 16; the A100 and fp32 kernels (no wgmma at all) keep the same threshold for want of
+# measurements, so it is a constant, not the device's warpgroup_rows.
+SERIAL_STEP_ROWS = 64
 # FP32 work is counted in instructions (an add, a multiply, a max: one each); the device's FP32
 # rate is quoted in FLOP/s with a fused multiply-add counted as 2, so the issue rate is half.
 FLOPS_PER_FP32_OP = 2
@@ -669,7 +674,7 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     walk = lat + (runs - 1) * later + runs * f["key_tile"] / stream_bw
     t["latency"] = steps * walk / fill + waves * 2 * lat
     loads_wait = t["latency"]   # what a two-stage chain waits for, besides its own compute
-    if bm < 64:
+    if bm < SERIAL_STEP_ROWS:
         # Below wgmma's 64 rows (decoding tiles of 16) the dots are mma.sync: a warp waits for
         # its own products, then runs the step's FP32/SFU phase, and only then issues the load
         # of a later stage, so the step's compute sits on the chain of loads in flight: a loop
