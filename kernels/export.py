@@ -14,9 +14,9 @@ candidate the napkin cost model ranks first among the unsplit kernel and split-K
 parts × `CONFIGS` (the config space `wirefuse explain` searches), for that GPU (the module
 embeds lowering/cost_core.py, the stream form's profile and the device figures, so it needs no
 wirefuse at run time; see `choose` in the module); off the GPU (the interpreter) small blocks.
-`autotune(*args)` times the model's first three candidates (or given configs) on real inputs
-and keeps the fastest for that call shape; exported with `tune=K` (`--tune K`), the module does
-so by itself at each new call shape on a GPU.
+`autotune(*args)` times the model's short list (its first three tile shapes; or given configs)
+on real inputs and keeps the fastest for that call shape; exported with `tune=K` (`--tune K`),
+the module does so by itself at each new call shape on a GPU.
 
 Python: `export(fn, axes=..., stream=...)` proves (wirefuse.prove when present, else the path
 finder + checker of wirefuse.report), generates, writes the module to a cache folder, imports
