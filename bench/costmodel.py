@@ -1248,15 +1248,18 @@ def _auto_lines(auto: list[dict], points: list[dict]) -> list[str]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
+    # the set names from the tables, so a new held-out run needs no edit here
+    held = ", ".join(HELD_OUT_SETS)
+    graph = ", ".join(s for s in HELD_OUT_SETS if s in GRAPH_TIMED)
     p = sub.add_parser("plan")
     p.add_argument("--set", choices=("run2", *HELD_OUT_SETS), default="run2",
                    help="run2: the calibration + held-out shapes, hand and generated kernels; "
-                   "run3 ... run10: held-out plans of generated kernels only (RUN3 ... RUN10; "
-                   "the plans of run5 to run10 ask measure for CUDA-graph timing)")
+                   f"{held}: held-out plans of generated kernels only (the plans of {graph} "
+                   "ask measure for CUDA-graph timing)")
     p.add_argument("--device", default="h100")
     p.add_argument("--dtype", default="bf16")
     p.add_argument("--out", help=f"default {os.path.basename(PLAN)}, or "
-                   f"costmodel_plan_<set>.json with --set run3 ... run9")
+                   f"costmodel_plan_<set>.json with --set {held}")
     p.add_argument("--cost-only", action="store_true",
                    help="re-cost the points without rewriting bench/generated_cm/")
     p.add_argument("--recost", metavar="FILE",
@@ -1270,7 +1273,7 @@ def main(argv=None):
     t = m.add_mutually_exclusive_group()
     t.add_argument("--graph", action="store_true", default=None,
                    help="time CUDA-graph replays of each kernel (GPU time without the host's "
-                   "per-call time); the default when the plan says \"timing\": \"graph\" (run5 to run9)")
+                   f"per-call time); the default when the plan says \"timing\": \"graph\" ({graph})")
     t.add_argument("--eager", dest="graph", action="store_false",
                    help="time the eager call with do_bench, whatever the plan says")
     f = sub.add_parser("facts", help="measure the device figures only (torch + triton)")
