@@ -122,12 +122,13 @@ class Emitter:
         if self.known and isinstance(t, Elem) and t.args and t.args[0] in self.known:
             # fold a known mask away (no select per element), by causal.fold_known's rules
             folded = on_known(t.op, self.known[t.args[0]])
-            if folded is not None and folded[0] == "arg":
-                return self.done[t.args[folded[1]]]
             if folded is not None:
-                if isinstance(folded[1], bool):  # a boolean: known in turn (not (not m))
-                    self.known[t] = folded[1]
-                return _lit(folded[1])
+                kind, value = folded
+                if kind == "arg":
+                    return self.done[t.args[value]]
+                if isinstance(value, bool):  # a boolean: known in turn (not (not m))
+                    self.known[t] = value
+                return _lit(value)
         if isinstance(t, Const):
             return _lit(t.value)
         if isinstance(t, Size):
