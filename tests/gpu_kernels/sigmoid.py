@@ -1004,6 +1004,13 @@ def _bucket(n):
     return -(-n // step) * step
 
 
+def _shape_key(sz, dev, fdt):
+    """(the sizes the config is chosen for: each bucketed, but the axes held whole; the
+    `_configs` key of a call shape with the current CONFIG), for _run and autotune alike."""
+    rep = {a: n if a in LIMITS else _bucket(n) for a, n in sz.items()}
+    return rep, (tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))
+
+
 def _run(args):
     """Check the arguments, choose the config and launch: the custom op's implementation."""
     sz, fdt = _check(args)
@@ -1011,8 +1018,7 @@ def _run(args):
     out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=dev)
     if out.numel() == 0:
         return out
-    rep = {a: n if a in LIMITS else _bucket(n) for a, n in sz.items()}
-    key = (tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))
+    rep, key = _shape_key(sz, dev, fdt)
     cfg = _configs.get(key)
     if cfg is None:
         if not _wants_tuning(dev):
@@ -1170,7 +1176,7 @@ def autotune(*args, top=3, configs=None, ms=20):
     out = torch.empty([sz[a] for a in OUT_AXES], dtype=fdt, device=dev)
     if out.numel() == 0:  # nothing to compute, so nothing to time
         return None
-    rep = {a: n if a in LIMITS else _bucket(n) for a, n in sz.items()}
+    rep, key = _shape_key(sz, dev, fdt)
     if configs is None:
         tried = _candidates(rep, dev, fdt, top)
     else:
@@ -1184,5 +1190,5 @@ def autotune(*args, top=3, configs=None, ms=20):
             CONFIG = base
     best = _fastest(tried, lambda c: _time_launch(args, sz, out, c, ms))
     if best is not None:
-        _configs[(tuple(rep.values()), dev, fdt, tuple(CONFIG.values()))] = best[0]
+        _configs[key] = best[0]
     return best
