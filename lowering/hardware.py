@@ -56,6 +56,11 @@ FIT_RUN38 = ("fitted after run 8 (a one-constant scan, top-1) to every H100 poin
              "(runs 3 and 4: prefill points that took >= 0.2 ms): 120 shapes in-sample, every "
              "shape's top-1 within 10 %% of its best for the whole band %s with the other "
              "constants unchanged; run 9 (docs/costmodel_run9.md) is the held-out check")
+FIT_RUN310 = ("fitted after run 10 (a one-constant scan, top-1, with the compute counted per SM "
+              "rather than per whole wave) to every H100 point of runs 3-10 (runs 3 and 4: "
+              "prefill points that took >= 0.2 ms): 182 shapes in-sample, 181 with the top-1 "
+              "within 10 %% of the best (177 before) for the whole band %s with the other "
+              "constants unchanged; run 11 (docs/costmodel_run11.md) is the held-out check")
 FIT_RUN345 = ("fitted after run 5 (grid search with the four constants above, top-1 and "
               "Spearman) to the H100 runs 3 and 4 prefill points that took >= 0.2 ms and every "
               "point of run 5 (CUDA-graph timed): 46 shapes in-sample, every shape's top-1 within "
@@ -102,6 +107,7 @@ class Spec:
     co_resident: Figure          # what is left exposed when a second program shares the SM
     exposed_loads: Figure        # part of min(tensor, L2->SMEM load) time not hidden by the other
     synced_group: Figure         # what each further warpgroup of a program multiplies it by
+    further_resident: Figure     # what each co-resident program past the second multiplies it by
     warpgroup_rows: Figure       # rows of the score tile per warpgroup (wgmma's M; 0: no wgmma)
     extra: dict = field(default_factory=dict)
 
@@ -138,6 +144,7 @@ class Spec:
                 "exposed_fp32": self.exposed_fp32.best, "exposed_sfu": self.exposed_sfu.best,
                 "co_resident": self.co_resident.best, "exposed_loads": self.exposed_loads.best,
                 "synced_group": self.synced_group.best,
+                "further_resident": self.further_resident.best,
                 "warpgroup_rows": self.warpgroup_rows.value}
 
     def datasheet_only(self) -> "Spec":
@@ -212,6 +219,11 @@ H100 = Spec(
     synced_group=Figure(1.1, FIT_RUN38 % "1.05-1.15" + ": the warpgroups of one program wait "
                         "for each other at every step's barrier, so their FP32/MUFU phases "
                         "coincide and hide less behind the tensor core"),
+    further_resident=Figure(0.9, FIT_RUN310 % "0.88-0.92" + ": a third program (and each one "
+                            "after it) brings warps whose contractions fill more of the gaps "
+                            "that the FP32/MUFU phases leave; BLOCK_M 64 / BLOCK_N 32 with 4 "
+                            "stages (2 programs per SM, by SMEM) measured 10-26 % slower than "
+                            "with 3 (3 programs) on every MUFU-heavy shape of runs 5-10"),
     warpgroup_rows=Figure(64, "PTX ISA, wgmma.mma_async: M = 64 per warpgroup (sm_90a)"),
 )
 
@@ -251,6 +263,7 @@ H200 = Spec(
     co_resident=H100.co_resident,
     exposed_loads=H100.exposed_loads,
     synced_group=H100.synced_group,
+    further_resident=H100.further_resident,
     warpgroup_rows=H100.warpgroup_rows,
 )
 
@@ -282,6 +295,7 @@ A100 = Spec(
     co_resident=Figure(0.7, "estimate, by analogy with the H100 fit"),
     exposed_loads=Figure(0.15, "estimate, by analogy with the H100 fit"),
     synced_group=Figure(1.1, "estimate, by analogy with the H100 fit"),
+    further_resident=Figure(0.9, "estimate, by analogy with the H100 fit"),
     warpgroup_rows=Figure(0, "no wgmma on sm_80: mma.sync tiles of 16 rows per warp"),
 )
 

@@ -491,3 +491,54 @@ def test_a_programs_further_warpgroups_hide_less(warps, bm):
         return t["chain"] - feed
     assert exposed(1.0) > 0
     assert exposed(1.25) == pytest.approx(exposed(1.0) * 1.25 ** (warps // 4 - 1))
+
+
+def test_each_co_resident_program_past_the_second_hides_more():
+    """The exposed FP32/SFU part of the chain is co_resident with two programs on an SM and
+    shrinks by further_resident for each program after the second; one program alone keeps
+    it whole.  BLOCK_M 64 / BLOCK_N 32 at D=64 fits 4 programs per SM, at D=128 with 4 stages
+    only 2 (SMEM), at D=128 with 3 stages 3."""
+    from wirefuse.lowering import cost, cost_core
+    sf, term = reference_form("softmax")
+    p = cost.profile(sf, term)
+
+    def exposed(sizes, stages, g):
+        cfg = {"BLOCK_M": 64, "BLOCK_N": 32, "num_warps": 4, "num_stages": stages}
+        figs = dict(H100.figures(), further_resident=g)
+        t, detail = cost_core.fused_time(p, sizes, "bf16", 2, figs, cfg)[2:]
+        feed = max(t["tensor"], t["l2"]) + figs["exposed_loads"] * min(t["tensor"], t["l2"])
+        hidden = figs["exposed_fp32"] * t["fp32"] + figs["exposed_sfu"] * t["sfu"]
+        return detail["blocks_per_sm"], (t["chain"] - feed) / hidden
+    d128 = dict(b=1, h=16, i=8192, j=8192, d=128, e=128)
+    d64 = dict(d128, d=64, e=64)
+    co = H100.figures()["co_resident"]
+    for sizes, stages, occ in ((d128, 4, 2), (d128, 3, 3), (d64, 3, 4)):
+        for g in (1.0, 0.5):
+            got_occ, factor = exposed(sizes, stages, g)
+            assert got_occ == occ
+            assert factor == pytest.approx(co * g ** (occ - 2))
+
+
+def test_compute_is_charged_per_program_an_sm_runs_not_per_whole_wave():
+    """An SM starts a program whenever a slot frees, so the busiest SM's compute is
+    ceil(programs / SMs) programs' worth, whatever the slots per SM: with 3 slots per SM on
+    132 SMs, 397 programs (one past three full rows) cost four programs on the busiest SM, not
+    a second whole wave of three (six), and 396 cost three."""
+    from wirefuse.lowering import cost, cost_core
+    sf, term = reference_form("spherical")
+    p = cost.profile(sf, term)
+    figs = H100.figures()
+    cfg = {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 4, "num_stages": 3}
+
+    def tensor(groups, occ):
+        sizes = dict(b=1, h=groups, i=64, j=4096, d=128, e=128)
+        real = cost_core.fit(p, sizes, "bf16", 2, figs, cfg)
+        fitted = dict(real, blocks_per_sm=occ)
+        t, detail = cost_core.fused_time(p, sizes, "bf16", 2, figs, cfg, 1, fitted)[2:]
+        assert detail["programs"] == groups
+        return t["tensor"]
+    one = 2 * 64 * 4096 * 256 / (figs["tensor"]["bf16"] / figs["sms"])
+    assert tensor(397, 3) == pytest.approx(4 * one)
+    assert tensor(396, 3) == pytest.approx(3 * one)
+    assert tensor(397, 1) == pytest.approx(4 * one)
+    assert tensor(133, 2) == pytest.approx(2 * one)

@@ -618,15 +618,19 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     # them back and writes the output; it runs after the main kernel, so its time adds
     partial = splits * f["state_elems"] * 4 if splits > 1 else 0.0
     hbm = hbm_in + (partial if splits > 1 else out_elems * elt)
-    # Time per resource.  Compute: a full wave puts c_eff programs on each busy SM.
+    # Time per resource.  Compute: an SM starts a program whenever one of its `occ` slots frees,
+    # not in lockstep waves, so the busiest SM runs ceil(programs / SMs) of them, c_eff at a
+    # time, and a last wave that is only partly full costs the programs it holds, not a whole
+    # wave (runs 3-10: charging whole waves favoured tiles that lose a co-resident program).
     sms = spec["sms"]
-    c_eff = min(occ, math.ceil(programs / sms))
+    per_sm = math.ceil(programs / sms)
+    c_eff = min(occ, per_sm)
     per_t, per_f, per_s = w_tensor / programs, w_fp32 / programs, w_sfu / programs
     fp32_ops = spec["fp32"] / FLOPS_PER_FP32_OP
     t = {
-        "tensor": waves * c_eff * per_t / (tensor_rate / sms),
-        "fp32": waves * c_eff * per_f / (fp32_ops / sms),
-        "sfu": waves * c_eff * per_s / (spec["sfu"] / sms),
+        "tensor": per_sm * per_t / (tensor_rate / sms),
+        "fp32": per_sm * per_f / (fp32_ops / sms),
+        "sfu": per_sm * per_s / (spec["sfu"] / sms),
         "hbm": hbm / spec["hbm"],
         "l2": smem_in / spec["l2"],
     }
@@ -663,12 +667,17 @@ def fused_time(p: dict, sizes: dict, dtype: str, elt: int, spec: dict, config: d
     # fractions `exposed_fp32` and `exposed_sfu` of their time add (MUFU ops serialise on 16
     # lanes per SM and are hidden least).  Warpgroups of one program wait for each other at
     # every step; a second program on the SM does not, and hides a further part of them
-    # (`co_resident`: the factor left exposed).  The tile loads into SMEM and the tensor
-    # core's operand reads share the SM's shared memory, so the smaller of the two is not
-    # wholly hidden under the larger (`exposed_loads`): BLOCK_M 128 halves the loads per row
-    # and measured 10-17 % faster than 64 where the FP32/SFU phases are light (runs 3-5).
-    # hardware.py says where these were fitted.
-    exposed = spec["co_resident"] if c_eff >= 2 else 1.0
+    # (`co_resident`: the factor left exposed), and each program past the second a further
+    # part (`further_resident` each: BLOCK_M 64 / BLOCK_N 32 with 4 stages, 2 programs per SM
+    # at D=128, measured 10-26 % slower than with 3 stages and 3 programs on MUFU-heavy
+    # variants, runs 5-10).  The tile loads into SMEM and the tensor core's operand reads
+    # share the SM's shared memory, so the smaller of the two is not wholly hidden under the
+    # larger (`exposed_loads`): BLOCK_M 128 halves the loads per row and measured 10-17 %
+    # faster than 64 where the FP32/SFU phases are light (runs 3-5).  hardware.py says where
+    # these were fitted.
+    exposed = 1.0
+    if c_eff >= 2:
+        exposed = spec["co_resident"] * spec["further_resident"] ** (c_eff - 2)
     # the warpgroups of one program meet at its barriers every step, so their CUDA-core phases
     # run at the same time and hide less behind each other's contractions (`synced_group`, for
     # each warpgroup after the first): BLOCK_M 128 with 8 warps measured 10-20 % slower than
@@ -866,6 +875,7 @@ DEVICES = {'a100': {'name': 'a100',
           'co_resident': 0.7,
           'exposed_loads': 0.15,
           'synced_group': 1.1,
+          'further_resident': 0.9,
           'warpgroup_rows': 0},
  'h100': {'name': 'h100',
           'sms': 132,
@@ -892,6 +902,7 @@ DEVICES = {'a100': {'name': 'a100',
           'co_resident': 0.7,
           'exposed_loads': 0.15,
           'synced_group': 1.1,
+          'further_resident': 0.9,
           'warpgroup_rows': 64},
  'h200': {'name': 'h200',
           'sms': 132,
@@ -918,6 +929,7 @@ DEVICES = {'a100': {'name': 'a100',
           'co_resident': 0.7,
           'exposed_loads': 0.15,
           'synced_group': 1.1,
+          'further_resident': 0.9,
           'warpgroup_rows': 64}}
 SPLITS = (1, 2, 4, 8, 16, 32, 64)
 _DTYPES = {torch.bfloat16: ("bf16", 2), torch.float16: ("fp16", 2), torch.float32: ("fp32", 4)}
