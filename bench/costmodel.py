@@ -8,9 +8,9 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4` ... `run10`) writes
-bench/costmodel_plan_run3.json (`_run4.json` ... `_run10.json`) instead: a held-out plan of
-generated kernels only, on shapes no earlier run timed (RUN3 ... RUN10 below); run it with
+over the whole search space.  `plan --set run3` (`run4` ... `run11`) writes
+bench/costmodel_plan_run3.json (`_run4.json` ... `_run11.json`) instead: a held-out plan of
+generated kernels only, on shapes no earlier run timed (RUN3 ... RUN11 below); run it with
 `measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
@@ -325,6 +325,41 @@ def _grid_run10(ranked, sizes: dict) -> list[tuple]:
                   for n, c in enumerate(shortlist(ranked, 3)[1:], 1)]
 
 
+# Run 11: shapes none of runs 1-10 timed, for the model after run 10 (the compute counted per
+# program an SM runs rather than per whole wave, and `further_resident`: both fitted in-sample
+# to runs 3-10).  As run 10, plus BLOCK_M 64 / BLOCK_N 32 / 4 warps with 4 stages beside run
+# 5's 3-stage spread point on every prefill shape: at D=128 the fourth stage costs a program
+# per SM (SMEM), the trade the new terms price.
+RUN11 = {
+    "prefill-9.5k-h12": dict(b=1, h=12, i=9728, j=9728, d=D, e=E),
+    "prefill-4.5k-b2-h14": dict(b=2, h=14, i=4608, j=4608, d=D, e=E),
+    "prefill-2k-b4-h20": dict(b=4, h=20, i=2048, j=2048, d=D, e=E),
+    "prefill-6k-b3-h8-d64": dict(b=3, h=8, i=6144, j=6144, d=64, e=64),
+    "prefill-13k-h6-d64": dict(b=1, h=6, i=13312, j=13312, d=64, e=64),
+    "chunk-384x40k-h12": dict(b=1, h=12, i=384, j=40960, d=D, e=E),
+    "causal-6.5k-b2-h12": dict(b=2, h=12, i=6656, j=6656, d=D, e=E),
+    "causal-11k-h12": dict(b=1, h=12, i=11264, j=11264, d=D, e=E),
+    "decode-44k-h20": dict(b=1, h=20, i=1, j=45056, d=D, e=E),
+    "decode-76k-h8": dict(b=1, h=8, i=1, j=77824, d=D, e=E),
+    "decode-34k-b4-h6": dict(b=4, h=6, i=1, j=34816, d=D, e=E),
+}
+RUN11_VARIANTS = {"spherical": _non_causal(RUN11), "softmax": _non_causal(RUN11),
+                  "sigmoid": ("prefill-9.5k-h12", "prefill-6k-b3-h8-d64", "decode-76k-h8"),
+                  "softcap": ("prefill-4.5k-b2-h14", "prefill-13k-h6-d64", "chunk-384x40k-h12",
+                              "decode-44k-h20"),
+                  "softpick": ("prefill-2k-b4-h20", "decode-34k-b4-h6"),
+                  "relu": ("prefill-13k-h6-d64", "prefill-4.5k-b2-h14"),
+                  "causal_inline": ("causal-6.5k-b2-h12", "causal-11k-h12")}
+
+
+def _grid_run11(ranked, sizes: dict) -> list[tuple]:
+    """Run 11's points for one shape: run 10's, plus 64/32/4 with 4 stages on prefill."""
+    pts = _grid_run10(ranked, sizes)
+    if sizes["i"] > 256:
+        pts.append(("spread", "fused", 1, _cfg(64, 32, 4, 4)))
+    return pts
+
+
 HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid)
     "run3": (RUN3, RUN3_VARIANTS, RUN3_REPEATS, _plan("run3"), _grid_run3),
     "run4": (RUN4, RUN4_VARIANTS, set(), _plan("run4"), _grid_run4),
@@ -334,9 +369,10 @@ HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid
     "run8": (RUN8, RUN8_VARIANTS, set(), _plan("run8"), _grid_run5),
     "run9": (RUN9, RUN9_VARIANTS, set(), _plan("run9"), _grid_run5),
     "run10": (RUN10, RUN10_VARIANTS, set(), _plan("run10"), _grid_run10),
+    "run11": (RUN11, RUN11_VARIANTS, set(), _plan("run11"), _grid_run11),
 }
 # Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
-GRAPH_TIMED = {"run5", "run6", "run7", "run8", "run9", "run10"}
+GRAPH_TIMED = {"run5", "run6", "run7", "run8", "run9", "run10", "run11"}
 
 
 def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
