@@ -6,7 +6,7 @@
                     split; it folds keys [p·chunk, min((p+1)·chunk, |j|)) block by block.  With
                     SPLIT = False (P = 1) it applies the tail and stores the output; with
                     SPLIT = True it stores its partial states (fp32) for the combine kernel.
-    _combine_kernel grid (⌈|i|/BLOCK_M⌉, |G|): folds the P partial states with each component's
+    _combine_kernel grid (⌈|i|/16⌉, |G|): folds the P partial states with each component's
                     combine (sum: +, max: maximum, min: minimum; shifted sums rescaled by
                     e^(k·(m_p − M)), M = max_p m_p), then applies the tail and stores.
     _launch(tensors, sizes, out, cfg)   the host side.
@@ -552,6 +552,13 @@ def _next_pow2(n):
     return 1 << max(0, n - 1).bit_length()
 
 
+# rows per combine program, whatever the stream kernel's BLOCK_M: the combine only streams the
+# partial states, so small programs fill the SMs.  With BLOCK_M rows (36 programs of 128 at
+# 384 queries × 12 heads, a 128 × 128 fp32 accumulator on 4 warps) it took longer than the
+# stream kernel itself (run 11: split p=32 at 1.33× the best measured)
+COMBINE_ROWS = 16
+
+
 @triton.jit
 def _tanh(x):
     # sign(x)·(1 − e^(−2|x|)) / (1 + e^(−2|x|)): no overflow for large |x|
@@ -606,9 +613,9 @@ def launcher_source(nest: LoopNest) -> str:
         f"BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, "
         f"num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])",
         "    if parts > 1:",
-        f"        _combine_kernel[(_cdiv(sz[{r!r}], bm), n_g)]({''.join(x + ', ' for x in ins_tail)}"
-        f"{common}, chunk, {sizes}, "
-        f"BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)",
+        f"        _combine_kernel[(_cdiv(sz[{r!r}], COMBINE_ROWS), n_g)]("
+        f"{''.join(x + ', ' for x in ins_tail)}{common}, chunk, {sizes}, BLOCK_M=COMBINE_ROWS, "
+        f"BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)",
         "    return out",
     ]
     return "\n".join(lines) + "\n"

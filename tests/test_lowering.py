@@ -127,6 +127,17 @@ def test_fp16(spherical, softmax):
         close(out, ref(q, k, v), 1e-2)
 
 
+def test_split_combine_takes_its_own_row_blocks(softmax):
+    """The combine runs COMBINE_ROWS rows a program whatever the stream kernel's BLOCK_M: at
+    BLOCK_M 64 and 70 queries (two stream row blocks, five combine row blocks, the last one
+    partial), every row of the split result matches the float64 reference."""
+    fn, mod = softmax
+    assert mod.COMBINE_ROWS == 16
+    mod.CONFIG = dict(mod.CONFIG, block_m=64, block_n=16, splits=3)
+    q, k, v = rand(1, 2, 70, 16, scale=10.0), rand(1, 2, 45, 16), rand(1, 2, 45, 8)
+    close(fn(q, k, v), softmax_ref(q, k, v), 1e-5)
+
+
 def test_split_equals_unsplit(softmax):
     fn, mod = softmax
     q, k, v = rand(2, 2, 3, 16, scale=10.0), rand(2, 2, 150, 16), rand(2, 2, 150, 8)

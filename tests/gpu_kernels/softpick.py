@@ -53,6 +53,13 @@ def _next_pow2(n):
     return 1 << max(0, n - 1).bit_length()
 
 
+# rows per combine program, whatever the stream kernel's BLOCK_M: the combine only streams the
+# partial states, so small programs fill the SMs.  With BLOCK_M rows (36 programs of 128 at
+# 384 queries × 12 heads, a 128 × 128 fp32 accumulator on 4 warps) it took longer than the
+# stream kernel itself (run 11: split p=32 at 1.33× the best measured)
+COMBINE_ROWS = 16
+
+
 @triton.jit
 def _tanh(x):
     # sign(x)·(1 − e^(−2|x|)) / (1 + e^(−2|x|)): no overflow for large |x|
@@ -233,7 +240,7 @@ def _launch(t, sz, out, cfg):
     grid = (_cdiv(sz['i'], bm), n_g, parts)
     _stream_kernel[grid](*ins, out, *out.stride(), *states, st_max, chunk if parts > 1 else max(n_j, 1), sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, SPLIT=parts > 1, num_warps=cfg['num_warps'], num_stages=cfg['num_stages'])
     if parts > 1:
-        _combine_kernel[(_cdiv(sz['i'], bm), n_g)](out, *out.stride(), *states, st_max, chunk, sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=bm, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)
+        _combine_kernel[(_cdiv(sz['i'], COMBINE_ROWS), n_g)](out, *out.stride(), *states, st_max, chunk, sz['b'], sz['h'], sz['i'], sz['j'], sz['d'], sz['e'], BLOCK_M=COMBINE_ROWS, BLOCK_N=bn, **blocks, DOT_PRECISION=prec, N_PARTS=parts, num_warps=4)
     return out
 
 
