@@ -8,9 +8,9 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4` ... `run11`) writes
-bench/costmodel_plan_run3.json (`_run4.json` ... `_run11.json`) instead: a held-out plan of
-generated kernels only, on shapes no earlier run timed (RUN3 ... RUN11 below); run it with
+over the whole search space.  `plan --set run3` (`run4` ... `run12`) writes
+bench/costmodel_plan_run3.json (`_run4.json` ... `_run12.json`) instead: a held-out plan of
+generated kernels only, on shapes no earlier run timed (RUN3 ... RUN12 below); run it with
 `measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
@@ -360,6 +360,30 @@ def _grid_run11(ranked, sizes: dict) -> list[tuple]:
     return pts
 
 
+# Run 12: shapes none of runs 1-11 timed, for the model as of run 11 (unchanged) with the
+# 16-row split-KV combine; run 11's grid.
+RUN12 = {
+    "prefill-7.5k-h14": dict(b=1, h=14, i=7680, j=7680, d=D, e=E),
+    "prefill-3k-b3-h16": dict(b=3, h=16, i=3072, j=3072, d=D, e=E),
+    "prefill-5k-b2-h10": dict(b=2, h=10, i=5120, j=5120, d=D, e=E),
+    "prefill-9k-h8-d64": dict(b=1, h=8, i=9216, j=9216, d=64, e=64),
+    "prefill-3.5k-b4-h10-d64": dict(b=4, h=10, i=3584, j=3584, d=64, e=64),
+    "chunk-768x24k-h8": dict(b=1, h=8, i=768, j=24576, d=D, e=E),
+    "causal-7.5k-b2-h10": dict(b=2, h=10, i=7680, j=7680, d=D, e=E),
+    "causal-13k-h10": dict(b=1, h=10, i=13312, j=13312, d=D, e=E),
+    "decode-64k-h12": dict(b=1, h=12, i=1, j=65536, d=D, e=E),
+    "decode-56k-b2-h8": dict(b=2, h=8, i=1, j=57344, d=D, e=E),
+    "decode-92k-h4": dict(b=1, h=4, i=1, j=94208, d=D, e=E),
+}
+RUN12_VARIANTS = {"spherical": _non_causal(RUN12), "softmax": _non_causal(RUN12),
+                  "sigmoid": ("prefill-7.5k-h14", "prefill-3.5k-b4-h10-d64", "decode-92k-h4"),
+                  "softcap": ("prefill-3k-b3-h16", "prefill-9k-h8-d64", "chunk-768x24k-h8",
+                              "decode-64k-h12"),
+                  "softpick": ("prefill-5k-b2-h10", "decode-56k-b2-h8"),
+                  "relu": ("prefill-9k-h8-d64", "prefill-3k-b3-h16"),
+                  "causal_inline": ("causal-7.5k-b2-h10", "causal-13k-h10")}
+
+
 HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid)
     "run3": (RUN3, RUN3_VARIANTS, RUN3_REPEATS, _plan("run3"), _grid_run3),
     "run4": (RUN4, RUN4_VARIANTS, set(), _plan("run4"), _grid_run4),
@@ -370,9 +394,10 @@ HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid
     "run9": (RUN9, RUN9_VARIANTS, set(), _plan("run9"), _grid_run5),
     "run10": (RUN10, RUN10_VARIANTS, set(), _plan("run10"), _grid_run10),
     "run11": (RUN11, RUN11_VARIANTS, set(), _plan("run11"), _grid_run11),
+    "run12": (RUN12, RUN12_VARIANTS, set(), _plan("run12"), _grid_run11),
 }
 # Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
-GRAPH_TIMED = {"run5", "run6", "run7", "run8", "run9", "run10", "run11"}
+GRAPH_TIMED = {"run5", "run6", "run7", "run8", "run9", "run10", "run11", "run12"}
 
 
 def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
