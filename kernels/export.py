@@ -58,6 +58,31 @@ def _pretty(sf: StreamForm) -> list[str]:
     return out
 
 
+CONFIG_FIELDS = ("block_m", "block_n", "num_warps", "num_stages", "splits")
+
+
+def config_problem(c, fields, flags=False):
+    """What is wrong with a launch-config dict (`fields` its keys; a value None: the model's
+    choice), in one line, or "" when nothing is.  One rule set for `export(config=...)`,
+    `wirefuse export --block-m ...` (`flags`: name the command-line flags) and a module's
+    `autotune(configs=...)`: its source is embedded in every generated module, so it uses
+    nothing but builtins."""
+    if not isinstance(c, dict):
+        return f"each config is a dict of {', '.join(fields)}; got {type(c).__name__} {c!r}"
+    for k, v in c.items():
+        if k not in fields:
+            return f"unknown config field {k!r}; the fields are {', '.join(fields)}"
+        least = 16 if k in ("block_m", "block_n") else 1  # tl.dot's least tile side
+        pow2 = k in ("block_m", "block_n", "num_warps")
+        if v is not None and (not isinstance(v, int) or v < least or (pow2 and v & (v - 1))):
+            said = f"--{k.replace('_', '-')} {v}" if flags else f"{k}={v!r}"
+            return said + "; give " + (f"a power of two, at least {least}" if pow2 else
+                                       "a positive integer") + (
+                " (or leave it out: the model's choice)" if flags else
+                " (or None: the model's choice)")
+    return ""
+
+
 def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]],
                   sf: StreamForm, term=None, certificate: dict | None = None,
                   causal: str | None = None, config: dict | None = None, tune: int = 0) -> str:
@@ -91,8 +116,7 @@ def module_source(name: str, params: list[str], axes: dict[str, tuple[str, ...]]
     if causal:
         header += ["", f"causal: the mask argument {causal!r} is taken to be j ≤ i (torch.tril); "
                    "the kernel computes it from indices and does not read the tensor."]
-    cfg = {"block_m": None, "block_n": None, "num_warps": None, "num_stages": None,
-           "splits": None}
+    cfg = dict.fromkeys(CONFIG_FIELDS)
     cfg.update({k: v for k, v in (config or {}).items() if v is not None})
     doc = "\n".join(header).replace('"""', "'''").replace("\\", "\\\\")
     sig = ", ".join(params)
@@ -307,21 +331,13 @@ def _time_launch(args, sz, out, cfg, ms=10):
                                    rep=ms, return_mode="median")
 
 
+{inspect.getsource(config_problem)}
+
 def _check_config(c, fields):
-    """One line saying what is wrong with a config dict a user passed (autotune's configs)."""
-    if not isinstance(c, dict):
-        raise InputError(f"autotune: each config is a dict of {{', '.join(fields)}}; got "
-                         f"{{type(c).__name__}} {{c!r}}")
-    for k, v in c.items():
-        if k not in fields:
-            raise InputError(f"autotune: unknown config field {{k!r}}; the fields are "
-                             f"{{', '.join(fields)}}")
-        least = 16 if k in ("block_m", "block_n") else 1
-        pow2 = k in ("block_m", "block_n", "num_warps")
-        if v is not None and (not isinstance(v, int) or v < least or (pow2 and v & (v - 1))):
-            raise InputError(f"autotune: {{k}}={{v!r}}; give " + (
-                f"a power of two, at least {{least}}" if pow2 else "a positive integer")
-                + " (or None: the model's choice)")
+    """A one-line InputError for a bad config dict a user passed (autotune's configs)."""
+    problem = config_problem(c, fields)
+    if problem:
+        raise InputError("autotune: " + problem)
 
 
 def _fastest(configs, time_one):
@@ -571,6 +587,9 @@ def export_source(fn, axes, stream: str, causal: str | None = None,
     if tune < 0:
         raise UserError(f"tune={tune}: give how many of the cost model's candidates to time "
                         "(0: launch its first untimed)")
+    problem = config_problem(config or {}, CONFIG_FIELDS)
+    if problem:
+        raise UserError("config: " + problem)
     amap = axes_for_function(fn, axes)
     sf, cert, term = _prove(fn, axes, stream)
     return module_source(fn.__name__, list(amap), amap, sf, term, cert, causal, config, tune)

@@ -379,6 +379,32 @@ def test_cli_tune_flag(tmp_path, capsys):
     assert err.startswith("wirefuse: error: --tune -1") and "\n" not in err
 
 
+@pytest.mark.parametrize("config, says", [
+    ({"block_m": 7}, "config: block_m=7; give a power of two, at least 16"),
+    ({"num_warps": 3}, "config: num_warps=3; give a power of two, at least 1"),
+    ({"splits": 0}, "config: splits=0; give a positive integer"),
+    ({"block_k": 16}, "config: unknown config field 'block_k'")])
+def test_export_refuses_a_bad_config_in_one_line(tmp_path, capsys, config, says):
+    """export(config=...) and `wirefuse export --block-m ...` check a config by the rules a
+    module's autotune(configs=...) checks its configs by, before proving anything."""
+    from wirefuse.errors import UserError
+    src = tmp_path / "att.py"
+    src.write_text(ATT_PY)
+    fn = load_function(f"{src}:spherical")
+    with pytest.raises(UserError) as e:
+        export_source(fn, AXES, "j", config=config)
+    assert str(e.value).startswith(says) and "\n" not in str(e.value)
+    flag = next(iter(config))
+    if flag != "block_k":
+        argv = ["export", f"{src}:spherical", "--axes", AXES, "--stream", "j", "-o",
+                str(tmp_path / "k.py"), f"--{flag.replace('_', '-')}", str(config[flag])]
+        assert main(argv) == 2
+        err = capsys.readouterr()[1].strip()
+        said = f"wirefuse: error: --{flag.replace('_', '-')} {config[flag]}; give"
+        assert err.startswith(said) and "leave it out" in err and "\n" not in err
+        assert not (tmp_path / "k.py").exists()
+
+
 def test_autotune_names_an_unknown_config_field(exported, monkeypatch):
     mod, _, _ = exported
     monkeypatch.setattr(mod, "_can_time", lambda dev: True)

@@ -1144,21 +1144,33 @@ def _time_launch(args, sz, out, cfg, ms=10):
                                    rep=ms, return_mode="median")
 
 
-def _check_config(c, fields):
-    """One line saying what is wrong with a config dict a user passed (autotune's configs)."""
+def config_problem(c, fields, flags=False):
+    """What is wrong with a launch-config dict (`fields` its keys; a value None: the model's
+    choice), in one line, or "" when nothing is.  One rule set for `export(config=...)`,
+    `wirefuse export --block-m ...` (`flags`: name the command-line flags) and a module's
+    `autotune(configs=...)`: its source is embedded in every generated module, so it uses
+    nothing but builtins."""
     if not isinstance(c, dict):
-        raise InputError(f"autotune: each config is a dict of {', '.join(fields)}; got "
-                         f"{type(c).__name__} {c!r}")
+        return f"each config is a dict of {', '.join(fields)}; got {type(c).__name__} {c!r}"
     for k, v in c.items():
         if k not in fields:
-            raise InputError(f"autotune: unknown config field {k!r}; the fields are "
-                             f"{', '.join(fields)}")
-        least = 16 if k in ("block_m", "block_n") else 1
+            return f"unknown config field {k!r}; the fields are {', '.join(fields)}"
+        least = 16 if k in ("block_m", "block_n") else 1  # tl.dot's least tile side
         pow2 = k in ("block_m", "block_n", "num_warps")
         if v is not None and (not isinstance(v, int) or v < least or (pow2 and v & (v - 1))):
-            raise InputError(f"autotune: {k}={v!r}; give " + (
-                f"a power of two, at least {least}" if pow2 else "a positive integer")
-                + " (or None: the model's choice)")
+            said = f"--{k.replace('_', '-')} {v}" if flags else f"{k}={v!r}"
+            return said + "; give " + (f"a power of two, at least {least}" if pow2 else
+                                       "a positive integer") + (
+                " (or leave it out: the model's choice)" if flags else
+                " (or None: the model's choice)")
+    return ""
+
+
+def _check_config(c, fields):
+    """A one-line InputError for a bad config dict a user passed (autotune's configs)."""
+    problem = config_problem(c, fields)
+    if problem:
+        raise InputError("autotune: " + problem)
 
 
 def _fastest(configs, time_one):

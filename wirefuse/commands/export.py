@@ -14,13 +14,6 @@ import sys
 from ..errors import UserError
 
 
-def _pow2(text: str) -> int:
-    v = int(text)
-    if v < 1 or v & (v - 1):
-        raise ValueError
-    return v
-
-
 def register(sub) -> None:
     p = sub.add_parser(
         "export", help="generate a fused Triton kernel as a torch custom op module",
@@ -34,9 +27,9 @@ def register(sub) -> None:
     p.add_argument("--stream", required=True, help="the axis to stream along (e.g. j)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.py")
     p.add_argument("--splits", type=int, help="split-KV parts (default: chosen from the shapes)")
-    p.add_argument("--block-m", type=_pow2, help="rows per program (power of two, >= 16)")
-    p.add_argument("--block-n", type=_pow2, help="keys per loop step (power of two, >= 16)")
-    p.add_argument("--num-warps", type=_pow2)
+    p.add_argument("--block-m", type=int, help="rows per program (power of two, >= 16)")
+    p.add_argument("--block-n", type=int, help="keys per loop step (power of two, >= 16)")
+    p.add_argument("--num-warps", type=int, help="warps per program (power of two)")
     p.add_argument("--num-stages", type=int)
     p.add_argument("--causal", metavar="MASK", help="the boolean (i, j) mask argument MASK is "
                    "lower-triangular (j <= i): compute it from indices and skip masked blocks")
@@ -47,19 +40,16 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..kernels.export import NotProven, export_source
+    from ..kernels.export import CONFIG_FIELDS, NotProven, config_problem, export_source
     from ..loading import load_function
-    for opt in ("block_m", "block_n"):
-        v = getattr(args, opt)
-        if v is not None and v < 16:
-            raise UserError(f"--{opt.replace('_', '-')} {v}: tl.dot needs at least 16")
     if args.tune < 0:
         raise UserError(f"--tune {args.tune}: give how many candidates to time (0: none)")
-    if args.splits is not None and args.splits < 1:
-        raise UserError(f"--splits {args.splits}: give a positive number of parts")
-    fn = load_function(args.target)
     cfg = {"block_m": args.block_m, "block_n": args.block_n, "num_warps": args.num_warps,
            "num_stages": args.num_stages, "splits": args.splits}
+    problem = config_problem(cfg, CONFIG_FIELDS, flags=True)
+    if problem:
+        raise UserError(problem)
+    fn = load_function(args.target)
     try:
         src = export_source(fn, args.axes, args.stream, causal=args.causal, config=cfg,
                             tune=args.tune)
