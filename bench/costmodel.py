@@ -8,9 +8,9 @@ Three steps, so that the GPU machine needs only torch + triton:
 
 `plan` writes bench/costmodel_plan.json: (variant, shape, form, splits, config) points with the
 model's prediction for the device named by --device; each shape also gets the model's own top-1
-over the whole search space.  `plan --set run3` (`run4` ... `run12`) writes
-bench/costmodel_plan_run3.json (`_run4.json` ... `_run12.json`) instead: a held-out plan of
-generated kernels only, on shapes no earlier run timed (RUN3 ... RUN12 below); run it with
+over the whole search space.  `plan --set run3` (`run4` ... `run13`) writes
+bench/costmodel_plan_run3.json (`_run4.json` ... `_run13.json`) instead: a held-out plan of
+generated kernels only, on shapes no earlier run timed (RUN3 ... RUN13 below); run it with
 `measure --plan bench/costmodel_plan_run3.json`.
 `plan --recost FILE --out P` re-costs an earlier run's points with the model as it is now,
 for `report --plan P` (run 1 kept no plan: give its measured file).  `facts --out DIR`
@@ -384,6 +384,31 @@ RUN12_VARIANTS = {"spherical": _non_causal(RUN12), "softmax": _non_causal(RUN12)
                   "causal_inline": ("causal-7.5k-b2-h10", "causal-13k-h10")}
 
 
+# Run 13: shapes none of runs 1-12 timed, for the model after run 12 (`tiles_in_flight`: a
+# loop's fourth stage no longer counts as a third tile in flight; in-sample to runs 3-12 on
+# both GPUs); run 11's grid.
+RUN13 = {
+    "prefill-10k-h12": dict(b=1, h=12, i=10240, j=10240, d=D, e=E),
+    "prefill-3.5k-b3-h12": dict(b=3, h=12, i=3584, j=3584, d=D, e=E),
+    "prefill-2k-b6-h16": dict(b=6, h=16, i=2048, j=2048, d=D, e=E),
+    "prefill-7k-b2-h8-d64": dict(b=2, h=8, i=7168, j=7168, d=64, e=64),
+    "prefill-12k-h12-d64": dict(b=1, h=12, i=12288, j=12288, d=64, e=64),
+    "chunk-640x28k-h10": dict(b=1, h=10, i=640, j=28672, d=D, e=E),
+    "causal-10k-b2-h6": dict(b=2, h=6, i=10240, j=10240, d=D, e=E),
+    "causal-4k-b3-h16": dict(b=3, h=16, i=4096, j=4096, d=D, e=E),
+    "decode-40k-h24": dict(b=1, h=24, i=1, j=40960, d=D, e=E),
+    "decode-80k-b2-h6": dict(b=2, h=6, i=1, j=81920, d=D, e=E),
+    "decode-104k-h3": dict(b=1, h=3, i=1, j=106496, d=D, e=E),
+}
+RUN13_VARIANTS = {"spherical": _non_causal(RUN13), "softmax": _non_causal(RUN13),
+                  "sigmoid": ("prefill-10k-h12", "prefill-7k-b2-h8-d64", "decode-104k-h3"),
+                  "softcap": ("prefill-3.5k-b3-h12", "prefill-12k-h12-d64", "chunk-640x28k-h10",
+                              "decode-40k-h24"),
+                  "softpick": ("prefill-2k-b6-h16", "decode-80k-b2-h6"),
+                  "relu": ("prefill-12k-h12-d64", "prefill-3.5k-b3-h12"),
+                  "causal_inline": ("causal-10k-b2-h6", "causal-4k-b3-h16")}
+
+
 HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid)
     "run3": (RUN3, RUN3_VARIANTS, RUN3_REPEATS, _plan("run3"), _grid_run3),
     "run4": (RUN4, RUN4_VARIANTS, set(), _plan("run4"), _grid_run4),
@@ -395,9 +420,10 @@ HELD_OUT_SETS = {  # name -> (shapes, variants, repeats, default plan file, grid
     "run10": (RUN10, RUN10_VARIANTS, set(), _plan("run10"), _grid_run10),
     "run11": (RUN11, RUN11_VARIANTS, set(), _plan("run11"), _grid_run11),
     "run12": (RUN12, RUN12_VARIANTS, set(), _plan("run12"), _grid_run11),
+    "run13": (RUN13, RUN13_VARIANTS, set(), _plan("run13"), _grid_run11),
 }
 # Sets whose plan asks `measure` for CUDA-graph timing (the plan doc's "timing": "graph").
-GRAPH_TIMED = {"run5", "run6", "run7", "run8", "run9", "run10", "run11", "run12"}
+GRAPH_TIMED = {"run5", "run6", "run7", "run8", "run9", "run10", "run11", "run12", "run13"}
 
 
 def plan_held_out(name: str, device: str, dtype: str, write_modules: bool = True) -> list[dict]:
@@ -915,7 +941,7 @@ Triton config (BLOCK_M, BLOCK_N, num_warps, num_stages).  Per candidate:
 | tensor, fp32, sfu | ⌈programs / SMs⌉ (the busiest SM's programs: an SM starts one whenever a slot frees, so a partly full last wave is not charged whole) × per-program work / per-SM rate; tiles padded to BLOCK_M × BLOCK_N; tensor rate halved below BLOCK_M = 64 (mma.sync, not wgmma); FP32 work in instructions at half the datasheet FLOP/s (an FMA counts 2 there), with each row reduction over a key block (2 shuffle rounds on the 4 threads of a row's quad) and the running max's per-row update counted per key block |
 | hbm | unique bytes (+ re-reads that cannot be co-resident, + fp32 partial states of a split, written and read) / HBM bandwidth |
 | l2 | every tile load, re-reads counted (K, V once per query block: the napkin's count) / L2 bandwidth |
-| latency | steps × (L + (waves − 1) × L₂ + waves × tile/B) / max(1, stages − 1) + 2L per wave, + p·L for the combine: the first wave waits for HBM (L = 0.95 µs per step), later waves re-read K/V from L2 (L₂ = 0.4 µs) when the groups one wave walks fit there |
+| latency | steps × (L + (waves − 1) × L₂ + waves × tile/B) / f + 2L per wave, f = min(stages − 1, 2) tiles in flight (a fourth stage measured no faster than three), + the step's compute / f below BLOCK_M 64, + p·L for the combine: the first wave waits for HBM (L = 0.95 µs per step), later waves re-read K/V from L2 (L₂ = 0.4 µs) when the groups one wave walks fit there |
 | chain | max(tensor, l2) + 0.15 × min(tensor, l2) + c × g × (0.25 × fp32 + 0.65 × sfu): the tensor core works as fast as L2 feeds it tiles, and the smaller of the two is not wholly hidden (they share the SM's shared memory); the dependent softmax phases of a step are partly hidden behind it, FP32 work mostly, MUFU work least; c = 0.7 when a second program shares the SM (it does not wait at the first one's barriers), × 0.9 for each program past the second (`further_resident`), else 1; g = 1.1 for each warpgroup of a program after the first (they meet at every step's barrier, so their phases coincide); with num_stages ≤ 2 the loop's latency adds too |
 | launch | one per kernel |
 

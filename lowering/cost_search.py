@@ -108,7 +108,7 @@ def export_config(c: Candidate) -> dict:
     >>> from wirefuse.lowering.cost import reference_form
     >>> sf, term = reference_form("softmax")
     >>> export_config(best_candidate(sf, term, dict(b=1, h=16, i=1, j=65536, d=128, e=128)))
-    {'block_m': 16, 'block_n': 64, 'num_warps': 4, 'num_stages': 4, 'splits': 8}
+    {'block_m': 16, 'block_n': 128, 'num_warps': 4, 'num_stages': 3, 'splits': 8}
     """
     if c.form == "unfused":
         raise UserError("the unfused form is plain PyTorch; there is no kernel config to export")

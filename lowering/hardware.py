@@ -61,6 +61,13 @@ FIT_RUN310 = ("fitted after run 10 (a one-constant scan, top-1, with the compute
               "prefill points that took >= 0.2 ms): 182 shapes in-sample, 181 with the top-1 "
               "within 10 %% of the best (177 before) for the whole band %s with the other "
               "constants unchanged; run 11 (docs/costmodel_run11.md) is the held-out check")
+FIT_IN_FLIGHT = ("measured: num_stages 4 against 3, same tile, warps, split and shape: 242 "
+                 "pairs of H100 runs 3 and 5-12 and 180 of H200 runs 9-12, median time ratio 1.00 "
+                 "on both (quartiles 0.99-1.03), where 3 against 2 measured 0.65 (22 pairs, H100 "
+                 "run 2): a loop keeps at most two key tiles in flight whatever its stages.  As a "
+                 "model term (in-sample, runs 3-12): H100 top-1 within 10 %% 243 -> 244 of 252 "
+                 "shapes, H200 113 -> 119 of 124; run 13 (docs/costmodel_run13.md) is the "
+                 "held-out check")
 FIT_RUN345 = ("fitted after run 5 (grid search with the four constants above, top-1 and "
               "Spearman) to the H100 runs 3 and 4 prefill points that took >= 0.2 ms and every "
               "point of run 5 (CUDA-graph timed): 46 shapes in-sample, every shape's top-1 within "
@@ -108,6 +115,7 @@ class Spec:
     exposed_loads: Figure        # part of min(tensor, L2->SMEM load) time not hidden by the other
     synced_group: Figure         # what each further warpgroup of a program multiplies it by
     further_resident: Figure     # what each co-resident program past the second multiplies it by
+    tiles_in_flight: Figure      # key tiles a loop keeps loading ahead of use, at most
     warpgroup_rows: Figure       # rows of the score tile per warpgroup (wgmma's M; 0: no wgmma)
     extra: dict = field(default_factory=dict)
 
@@ -145,6 +153,7 @@ class Spec:
                 "co_resident": self.co_resident.best, "exposed_loads": self.exposed_loads.best,
                 "synced_group": self.synced_group.best,
                 "further_resident": self.further_resident.best,
+                "tiles_in_flight": self.tiles_in_flight.best,
                 "warpgroup_rows": self.warpgroup_rows.value}
 
     def datasheet_only(self) -> "Spec":
@@ -224,6 +233,8 @@ H100 = Spec(
                             "that the FP32/MUFU phases leave; BLOCK_M 64 / BLOCK_N 32 with 4 "
                             "stages (2 programs per SM, by SMEM) measured 10-26 % slower than "
                             "with 3 (3 programs) on every MUFU-heavy shape of runs 5-10"),
+    tiles_in_flight=Figure(2, FIT_IN_FLIGHT.replace("%%", "%") + " (the first run-1 fit's "
+                           "stages-1 held for the 2 and 3 stages it had)"),
     warpgroup_rows=Figure(64, "PTX ISA, wgmma.mma_async: M = 64 per warpgroup (sm_90a)"),
 )
 
@@ -264,6 +275,7 @@ H200 = Spec(
     exposed_loads=H100.exposed_loads,
     synced_group=H100.synced_group,
     further_resident=H100.further_resident,
+    tiles_in_flight=H100.tiles_in_flight,
     warpgroup_rows=H100.warpgroup_rows,
 )
 
@@ -296,6 +308,7 @@ A100 = Spec(
     exposed_loads=Figure(0.15, "estimate, by analogy with the H100 fit"),
     synced_group=Figure(1.1, "estimate, by analogy with the H100 fit"),
     further_resident=Figure(0.9, "estimate, by analogy with the H100 fit"),
+    tiles_in_flight=Figure(2, "estimate, by analogy with the H100 measurement (cp.async)"),
     warpgroup_rows=Figure(0, "no wgmma on sm_80: mma.sync tiles of 16 rows per warp"),
 )
 

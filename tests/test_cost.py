@@ -443,6 +443,28 @@ def test_a_lone_decoding_program_waits_for_its_own_compute():
     assert c.bound == "latency"
 
 
+def test_a_loop_keeps_at_most_two_tiles_in_flight():
+    """The unsplit decoding loop of the test above, BLOCK_N 64 (four stages of 128 do not fit
+    SMEM), with 2, 3 and 4 stages: per step (L +
+    tile/B + compute) / fill, fill = min(stages - 1, tiles_in_flight = 2).  A fourth stage
+    buys nothing (H100 runs 3-12, H200 runs 9-12: 422 pairs of 4 against 3 stages, median
+    ratio 1.00), a third halves the step (measured 0.65 of two-stage time, run 2)."""
+    sf, term = reference_form("spherical")
+    j = 65536
+    sz = dict(b=1, h=8, i=1, j=j, d=128, e=128)
+
+    def latency(stages):
+        c = fused_candidate(sf, term, sz, "bf16", H100,
+                            dict(BLOCK_M=16, BLOCK_N=64, num_warps=4, num_stages=stages))
+        b = c.breakdown_s
+        step = (0.95e-6 + 64 * 128 * 2 * 2 / 88e9) * (j // 64)
+        return (b["latency"] - 2 * 0.95e-6) / (step + b["tensor"] + b["fp32"] + b["sfu"])
+    assert H100.figures()["tiles_in_flight"] == 2
+    assert latency(2) == pytest.approx(1.0)
+    assert latency(3) == pytest.approx(0.5)
+    assert latency(4) == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize("weight", ["(mul (exp S) (exp S))", "(pow (exp S) 2.0)",
                                     "(exp (mul 2.0 S))"])
 def test_a_contractions_extra_factors_multiply_over_the_weight_tile_only(weight):
