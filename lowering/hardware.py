@@ -65,9 +65,9 @@ FIT_IN_FLIGHT = ("measured: num_stages 4 against 3, same tile, warps, split and 
                  "pairs of H100 runs 3 and 5-12 and 180 of H200 runs 9-12, median time ratio 1.00 "
                  "on both (quartiles 0.99-1.03), where 3 against 2 measured 0.65 (22 pairs, H100 "
                  "run 2): a loop keeps at most two key tiles in flight whatever its stages.  As a "
-                 "model term (in-sample, runs 3-12): H100 top-1 within 10 %% 243 -> 244 of 252 "
-                 "shapes, H200 113 -> 119 of 124; run 13 (docs/costmodel_run13.md) is the "
-                 "held-out check")
+                 "model term (in-sample, runs 3-12): H100 top-1 within 10 % 243 -> 244 of 252 "
+                 "shapes, H200 113 -> 119 of 124; held out (run 13, docs/costmodel_run13.md "
+                 "and _h200.md): top-1 within 10 % on 31 of 31 shapes on each GPU")
 FIT_RUN345 = ("fitted after run 5 (grid search with the four constants above, top-1 and "
               "Spearman) to the H100 runs 3 and 4 prefill points that took >= 0.2 ms and every "
               "point of run 5 (CUDA-graph timed): 46 shapes in-sample, every shape's top-1 within "
@@ -233,7 +233,7 @@ H100 = Spec(
                             "that the FP32/MUFU phases leave; BLOCK_M 64 / BLOCK_N 32 with 4 "
                             "stages (2 programs per SM, by SMEM) measured 10-26 % slower than "
                             "with 3 (3 programs) on every MUFU-heavy shape of runs 5-10"),
-    tiles_in_flight=Figure(2, FIT_IN_FLIGHT.replace("%%", "%") + " (the first run-1 fit's "
+    tiles_in_flight=Figure(2, FIT_IN_FLIGHT + " (the first run-1 fit's "
                            "stages-1 held for the 2 and 3 stages it had)"),
     warpgroup_rows=Figure(64, "PTX ISA, wgmma.mma_async: M = 64 per warpgroup (sm_90a)"),
 )
