@@ -1105,7 +1105,8 @@ def config_problem(c, fields, flags=False):
             return f"unknown config field {k!r}; the fields are {', '.join(fields)}"
         least = 16 if k in ("block_m", "block_n") else 1  # tl.dot's least tile side
         pow2 = k in ("block_m", "block_n", "num_warps")
-        if v is not None and (not isinstance(v, int) or v < least or (pow2 and v & (v - 1))):
+        whole = isinstance(v, int) and not isinstance(v, bool)  # True is an int to Python
+        if v is not None and (not whole or v < least or (pow2 and v & (v - 1))):
             said = f"--{k.replace('_', '-')} {v}" if flags else f"{k}={v!r}"
             return said + "; give " + (f"a power of two, at least {least}" if pow2 else
                                        "a positive integer") + (
