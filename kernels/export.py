@@ -12,14 +12,14 @@ axis.  Any strides are accepted (contiguous or not): the kernel takes one stride
 splits); a field left None is chosen per call shape (and cached per shape): on a GPU, the
 candidate the napkin cost model ranks first among the unsplit kernel and split-KV in 2..64
 parts × `CONFIGS` (the config space `wirefuse explain` searches), for that GPU (the module
-embeds lowering/cost_core.py, the stream form's profile and the device figures, so it needs no
+embeds lowering/cost/core.py, the stream form's profile and the device figures, so it needs no
 wirefuse at run time; see `choose` in the module); off the GPU (the interpreter) small blocks.
 `autotune(*args)` times the model's short list (its first three tile shapes; or given configs)
 on real inputs and keeps the fastest for that call shape; exported with `tune=K` (`--tune K`),
 the module does so by itself at each new call shape on a GPU.
 
 Python: `export(fn, axes=..., stream=...)` proves (wirefuse.prove when present, else the path
-finder + checker of wirefuse.report), generates, writes the module to a cache folder, imports
+finder + checker of wirefuse.report.html), generates, writes the module to a cache folder, imports
 it and returns the function.  CLI: `wirefuse export FILE.py:FUNC --axes ... --stream j -o OUT.py`.
 """
 from __future__ import annotations
@@ -32,16 +32,16 @@ import pprint
 import sys
 import tempfile
 
-from ..errors import UserError
-from ..lowering import cost_core
-from ..lowering.cost import profile
-from ..lowering.cost_search import SPACE
-from ..lowering.hardware import DEVICES
-from ..lowering.loopnest import (build_loopnest, certificate_degrees, check_causal_skip,
-                                  simplify_tail)
-from ..lowering.triton_gen import kernel_source
-from ..rewrite.sexpr import to_sexpr
-from ..theorems.stream import StreamForm
+from wirefuse.rewrite.errors import UserError
+from wirefuse.lowering.cost import core as cost_core
+from wirefuse.lowering.cost.model import profile
+from wirefuse.lowering.cost.ranking import SPACE
+from wirefuse.lowering.cost.hardware import DEVICES
+from wirefuse.lowering.loopnest.nest import (build_loopnest, certificate_degrees,
+                                             check_causal_skip, simplify_tail)
+from wirefuse.lowering.codegen.emit import kernel_source
+from wirefuse.rewrite.ir.sexpr import to_sexpr
+from wirefuse.theorems.stream import StreamForm
 
 
 class NotProven(UserError):
@@ -453,7 +453,7 @@ def autotune(*args, top=3, configs=None, ms=20):
 
 
 def _chooser(prof: dict) -> str:
-    """The generated module's launch-config chooser: lowering/cost_core.py's source verbatim
+    """The generated module's launch-config chooser: lowering/cost/core.py's source verbatim
     (run in a namespace of its own, so its names cannot clash with the function's), the stream
     form's profile and every device's figures as data, and `choose` / `_config` / `_gpu`."""
     core = inspect.getsource(cost_core)
@@ -466,10 +466,10 @@ def _chooser(prof: dict) -> str:
 
 _CHOOSER = '''_COST_CORE = r\'\'\'@CORE@\'\'\'
 _cost = types.ModuleType("wirefuse_cost_core")
-exec(compile(_COST_CORE, "<wirefuse: lowering/cost_core.py>", "exec"), _cost.__dict__)
+exec(compile(_COST_CORE, "<wirefuse: lowering/cost/core.py>", "exec"), _cost.__dict__)
 
-# The stream form as the cost model sees it (lowering/cost.py: profile) and the figures of
-# the devices it knows (lowering/hardware.py: Spec.figures), as of export time.
+# The stream form as the cost model sees it (lowering/cost/model.py: profile) and the figures of
+# the devices it knows (lowering/cost/hardware.py: Spec.figures), as of export time.
 PROFILE = @PROFILE@
 DEVICES = @DEVICES@
 SPLITS = @SPLITS@
@@ -487,7 +487,7 @@ def candidates(sz, dtype, gpu="NVIDIA H100 80GB HBM3", sms=None, limits=None, ca
 
     Candidates: the unsplit kernel and split-KV with SPLITS parts, times every config of
     CONFIGS, with CONFIG's set fields (the user's overrides) fixed.  Ranked exactly as
-    `wirefuse explain` / lowering.cost_search.rank rank them (same arithmetic, same order).
+    `wirefuse explain` / lowering.cost.ranking.rank rank them (same arithmetic, same order).
     Device figures: those of the known device whose name `gpu` contains (h100, h200, a100); an
     unknown GPU, or a known one with another SM count `sms`, gets the H100's figures scaled by
     SM count (compute and L2 rates in proportion; HBM bandwidth and latencies as the H100's)
@@ -547,7 +547,7 @@ def _config(sz, device, dtype):
 
 def _prove(fn, axes, stream: str):
     """(stream form, certificate, term) or NotProven with the reason."""
-    from ..report import analyse_function
+    from wirefuse.report.html import analyse_function
     a = analyse_function(fn, axes, stream)
     if not a.streamable or a.stream_form is None:
         raise NotProven(f"{a.name} is not proven streamable along {stream}: {a.reason}")
@@ -584,7 +584,7 @@ def _check_causal(mask):
 def export_source(fn, axes, stream: str, causal: str | None = None,
                   config: dict | None = None, tune: int = 0) -> str:
     """Prove `fn` streamable along `stream` and return the exported module's source."""
-    from ..loading import axes_for_function
+    from wirefuse.loading import axes_for_function
     if tune < 0:
         raise UserError(f"tune={tune}: give how many of the cost model's candidates to time "
                         "(0: launch its first untimed)")

@@ -4,7 +4,7 @@ Rules act at the root of a (canonical) term.  Powers are where the care is: (x²
 so `pow_of_pow` and `pow_of_product` need an integer outer exponent or a base proven ≥ 0
 (rules.sign), and `collect_powers` needs integer exponents or a base proven ≥ 0.
 
->>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.rewrite.ir.sexpr import parse
 >>> pow_of_pow.rewrite(parse("(pow (pow x[i] 2.0) 0.5)"))
 []
 >>> pow_of_pow.rewrite(parse("(pow (pow (exp x[i]) 2.0) 0.5)"))
@@ -17,10 +17,10 @@ import math
 
 import torch
 
-from ..rewrite.ops import SCALAR_OPS
-from ..rewrite.term import Const, Elem, Term
-from .base import C, const_value, is_integer, is_op, nary, rule
-from .sign import nonneg
+from wirefuse.rewrite.ir.ops import SCALAR_OPS
+from wirefuse.rewrite.ir.term import Const, Elem, Term
+from wirefuse.rules.base import C, const_value, is_integer, is_op, nary, rule
+from wirefuse.rules.sign import nonneg
 
 F = "algebra"
 

@@ -9,7 +9,7 @@ condition fails produces nothing, so replaying a step re-checks it.
 Sums and products are n-ary; `canon` flattens nested ones and sorts their arguments by a stable
 key, so associativity and commutativity never need rules (sound: + and · are AC over the reals).
 
->>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.rewrite.ir.sexpr import parse
 >>> canon(parse("(mul (mul b[i] a[i]) 2.0)"))
 (mul 2.0 a[i] b[i])
 """
@@ -19,8 +19,8 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
-from ..rewrite.sexpr import to_sexpr
-from ..rewrite.term import Const, Elem, Reduce, Term, TermError
+from wirefuse.rewrite.ir.sexpr import to_sexpr
+from wirefuse.rewrite.ir.term import Const, Elem, Reduce, Term, TermError
 
 Bindings = dict
 
@@ -117,7 +117,7 @@ def independent(t: Term, axis: str) -> bool:
     `Σ_n x[n]` and `|n|` are independent of n (n is bound or only measured); `x[n]` is not.
     A reduction over n binds n, so nothing inside it can leak the index.
 
-    >>> from wirefuse.rewrite.sexpr import parse
+    >>> from wirefuse.rewrite.ir.sexpr import parse
     >>> [independent(parse(s), "n") for s in ("(sum@n x[n])", "|n|", "x[n]")]
     [True, True, False]
     """

@@ -4,15 +4,15 @@
 and anything built from them are independent; `x[n]` is not).  Folds over n are over a non-empty
 axis (sizes are ≥ 1).
 
->>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.rewrite.ir.sexpr import parse
 >>> sum_factor_out.rewrite(parse("(sum@j (mul (exp s[i,j]) (pow (sum@j (exp s[i,j])) -1.0)))"))
 [((mul (pow (sum@j (exp s[i,j])) -1.0) (sum@j (exp s[i,j]))), {'i': 1})]
 """
 from __future__ import annotations
 
-from ..rewrite.term import Reduce, Size
-from .base import C, independent, is_op, nary, rule
-from .sign import nonneg
+from wirefuse.rewrite.ir.term import Reduce, Size
+from wirefuse.rules.base import C, independent, is_op, nary, rule
+from wirefuse.rules.sign import nonneg
 
 F = "reductions"
 

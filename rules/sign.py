@@ -8,13 +8,13 @@ safe answer:
     sums, products, quotients, max/min and Σ/Π/max/min folds of ≥ 0 terms are ≥ 0 (> 0 if all > 0);
     x^p ≥ 0 for even integer p or x ≥ 0 (> 0 if x > 0).
 
->>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.rewrite.ir.sexpr import parse
 >>> sign(parse("(add (exp x[i]) (square y[i]))")), sign(parse("(sub x[i] 1.0)"))
 ('pos', None)
 """
 from __future__ import annotations
 
-from ..rewrite.term import Const, Elem, Pos, Reduce, Size, Term
+from wirefuse.rewrite.ir.term import Const, Elem, Pos, Reduce, Size, Term
 
 
 def _join_all(signs) -> str | None:

@@ -1,9 +1,9 @@
 """Terms as sympy expressions, for side conditions and monoid laws.
 
-Scalar functions become their sympy meaning (rewrite.ops); every other node (an input, a
+Scalar functions become their sympy meaning (rewrite.ir.ops); every other node (an input, a
 reduction, a size, a state) becomes an opaque real symbol, the same symbol for the same term.
 
->>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.rewrite.ir.sexpr import parse
 >>> conv = ToSympy()
 >>> conv(parse("(div $o[i] (sqrt $z[i]))"))
 o/sqrt(z)
@@ -15,8 +15,8 @@ import re
 
 import sympy
 
-from ..rewrite.ops import SCALAR_OPS
-from ..rewrite.term import Const, Elem, Layout, State, Term
+from wirefuse.rewrite.ir.ops import SCALAR_OPS
+from wirefuse.rewrite.ir.term import Const, Elem, Layout, State, Term
 
 
 def number(v: float):

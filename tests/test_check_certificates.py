@@ -10,11 +10,11 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from wirefuse.rewrite.check import Reject, _check_numerics, check_certificate
-from wirefuse.rewrite.evaluate import evaluate, evaluate_labelled
-from wirefuse.rewrite.pathfind import find_path
-from wirefuse.rewrite.sexpr import parse
-from wirefuse.rewrite.term import Reduce
+from wirefuse.theorems.checker import Reject, _check_numerics, check_certificate
+from wirefuse.rewrite.ir.evaluate import evaluate, evaluate_labelled
+from wirefuse.search.pathfind import find_path
+from wirefuse.rewrite.ir.sexpr import parse
+from wirefuse.rewrite.ir.term import Reduce
 from wirefuse.theorems.certificate import certificate_summary, make_certificate, stream_form_of
 from wirefuse.theorems.stream import NotNormal, StreamForm, decompose
 
@@ -273,7 +273,7 @@ def test_checker_and_cli_without_egglog(tmp_path, certs):
     junk.write_text("{not json")
     code = BLOCK_EGGLOG + """
 import contextlib, io, json
-from wirefuse.rewrite.check import check_certificate
+from wirefuse.theorems.checker import check_certificate
 r = check_certificate(json.load(open(sys.argv[1])))
 assert r.ok, r.reason
 from wirefuse.cli import main

@@ -7,11 +7,11 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from wirefuse.lowering.cost import (Rejected, fused_candidate, reference_form, term_counts,
-                                    tile_traffic, unfused_candidate)
-from wirefuse.lowering.cost_search import best_candidate, rank
-from wirefuse.lowering.hardware import DEVICES, get_device
-from wirefuse.rewrite.sexpr import parse
+from wirefuse.lowering.cost.model import (Rejected, fused_candidate, reference_form, term_counts,
+                                          tile_traffic, unfused_candidate)
+from wirefuse.lowering.cost.ranking import best_candidate, rank
+from wirefuse.lowering.cost.hardware import DEVICES, get_device
+from wirefuse.rewrite.ir.sexpr import parse
 
 H100 = get_device("h100")
 ATT = dict(b=1, h=16, i=4096, j=4096, d=128, e=128)
@@ -132,7 +132,7 @@ def test_decoding_picks_split_kv():
 def test_split_kv_is_searched_only_beside_a_grid_that_leaves_sms_idle():
     """Split-KV fills idle SMs; where the unsplit grid already has a program per SM the search
     does not offer it (run 8's miss), but a split the user asks for is still costed."""
-    from wirefuse.lowering import cost, cost_core
+    from wirefuse.lowering.cost import core as cost_core, model as cost
     sf, term = reference_form("softmax")
     prefill = dict(b=1, h=12, i=10240, j=10240, d=64, e=64)
     ranked = rank(sf, term, prefill)
@@ -267,8 +267,8 @@ def test_differing_shift_powers_are_costed_on_exports_loop_nest():
     refuses a form without matching degrees), the mask is not loaded, the rows are i, and the
     tensor-core work shrinks to the key blocks the causal kernel runs."""
     from dataclasses import replace
-    from wirefuse.errors import UserError
-    from wirefuse.lowering.cost import profile, skips_causal
+    from wirefuse.rewrite.errors import UserError
+    from wirefuse.lowering.cost.model import profile, skips_causal
     from wirefuse.theorems.stream import decompose
     term = parse(SQUARED)
     sf = replace(decompose(term, "j"), shift=parse(MASKED_U))
@@ -305,7 +305,7 @@ def _visits_by_enumeration(rows, keys, bm, bn, chunk):
 @given(n=st.integers(1, 3000), bm=st.sampled_from([16, 32, 64, 128]),
        bn=st.sampled_from([32, 64, 128]), parts=st.integers(1, 8))
 def test_causal_visits_walks_the_kernels_loop(n, bm, bn, parts):
-    from wirefuse.lowering.cost_core import causal_visits
+    from wirefuse.lowering.cost.core import causal_visits
     chunk = math.ceil(math.ceil(n / parts) / bn) * bn
     assert causal_visits(n, n, bm, bn, chunk) == pytest.approx(
         _visits_by_enumeration(n, n, bm, bn, chunk))
@@ -316,7 +316,7 @@ def test_causal_kernel_is_costed_for_the_blocks_it_runs():
     diagonal) does about half the tensor-core work of the full one at N = 16K, and is predicted
     faster; forcing causal=False counts every block."""
     from wirefuse.loading import load_function
-    from wirefuse.report import analyse_function
+    from wirefuse.report.html import analyse_function
     sz = dict(b=1, h=16, i=16384, j=16384, d=128, e=128)
     cfg = dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
     axes = "q: b h i d, k: b h j d, v: b h j e"
@@ -392,7 +392,7 @@ def test_a_causal_mask_argument_is_not_loaded():
     """`--causal MASK`: the kernel computes the mask from indices, so the model counts neither
     its SMEM tiles nor its bytes; it costs the same as the mask built from positions."""
     from wirefuse.loading import load_function
-    from wirefuse.report import analyse_function
+    from wirefuse.report.html import analyse_function
     sz = dict(b=1, h=16, i=8192, j=8192, d=128, e=128)
     cfg = dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
     axes = "q: b h i d, k: b h j d, v: b h j e"
@@ -410,7 +410,7 @@ def test_a_running_max_exp_is_bare_and_a_plain_exp_carries_its_fix_up():
     running max the generator emits e^u as one bare ex2 (log2 e folded into the scale), so
     2 FP32 + 1 SFU; the same fold without the shift calls tl.exp, whose ex2.approx.f32 comes
     with a multiply by log2 e and a range fix-up (a compare, two multiplies, a select): 6."""
-    from wirefuse.lowering.cost import profile
+    from wirefuse.lowering.cost.model import profile
     from wirefuse.theorems.stream import decompose
     sf, term = reference_form("softmax")
     per_score = {tuple(sorted(w[0])): w[1:] for w in profile(sf, term)["work"]}
@@ -475,7 +475,7 @@ def test_a_contractions_extra_factors_multiply_over_the_weight_tile_only(weight)
     (the generator emits e_u·e_u for all three)."""
     from dataclasses import replace as with_fields
 
-    from wirefuse.lowering.cost import SCORE, profile
+    from wirefuse.lowering.cost.model import SCORE, profile
     from wirefuse.theorems.stream import decompose
     term = parse("(layout@b,h,i,e (mul (pow (sum@j (exp S)) -2.0) "
                  f"(sum@j (mul {weight} v[b,h,j,e]))))".replace("S", SCORE))
@@ -501,7 +501,7 @@ def test_fp32_dots_are_costed_on_the_fp32_units():
 def test_a_programs_further_warpgroups_hide_less(warps, bm):
     """The exposed FP32/SFU part of the chain grows by synced_group for each warpgroup of a
     program after the first (they meet at every step's barrier)."""
-    from wirefuse.lowering import cost, cost_core
+    from wirefuse.lowering.cost import core as cost_core, model as cost
     sf, term = reference_form("softmax")
     p = cost.profile(sf, term)
     cfg = {"BLOCK_M": bm, "BLOCK_N": 64, "num_warps": warps, "num_stages": 3}
@@ -520,7 +520,7 @@ def test_each_co_resident_program_past_the_second_hides_more():
     shrinks by further_resident for each program after the second; one program alone keeps
     it whole.  BLOCK_M 64 / BLOCK_N 32 at D=64 fits 4 programs per SM, at D=128 with 4 stages
     only 2 (SMEM), at D=128 with 3 stages 3."""
-    from wirefuse.lowering import cost, cost_core
+    from wirefuse.lowering.cost import core as cost_core, model as cost
     sf, term = reference_form("softmax")
     p = cost.profile(sf, term)
 
@@ -546,7 +546,7 @@ def test_compute_is_charged_per_program_an_sm_runs_not_per_whole_wave():
     ceil(programs / SMs) programs' worth, whatever the slots per SM: with 3 slots per SM on
     132 SMs, 397 programs (one past three full rows) cost four programs on the busiest SM, not
     a second whole wave of three (six), and 396 cost three."""
-    from wirefuse.lowering import cost, cost_core
+    from wirefuse.lowering.cost import core as cost_core, model as cost
     sf, term = reference_form("spherical")
     p = cost.profile(sf, term)
     figs = H100.figures()

@@ -5,7 +5,7 @@ import pytest
 
 import wirefuse
 from wirefuse.cli import main
-from wirefuse.lowering.cost import SCORE, SOFTMAX, SPHERICAL
+from wirefuse.lowering.cost.model import SCORE, SOFTMAX, SPHERICAL
 
 SIZES = "b=1,h=16,i=1,j=65536,d=128,e=128"
 
@@ -82,7 +82,7 @@ def test_python_api():
     ranked = wirefuse.explain(SPHERICAL, sizes=sizes, top=5)
     assert len(ranked) == 5 and ranked[0].form == "fused"
     assert [c.predicted_s for c in ranked] == sorted(c.predicted_s for c in ranked)
-    from wirefuse.lowering.cost import reference_form
+    from wirefuse.lowering.cost.model import reference_form
     sf, term = reference_form("spherical")
     best = wirefuse.best_candidate(sf, term, sizes, "bf16", "h100")
     assert best.to_json() == ranked[0].to_json()

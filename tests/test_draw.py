@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from wirefuse.rewrite.draw import draw
-from wirefuse.rewrite.sexpr import parse
+from wirefuse.draw.diagram import draw
+from wirefuse.rewrite.ir.sexpr import parse
 from wirefuse.theorems.stream import decompose
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -157,7 +157,7 @@ def test_streamed_axis_highlighted_and_colours_stable():
 def test_examples_render_without_overlaps():
     """Every example variant."""
     from wirefuse.commands.gallery import example_entries
-    from wirefuse.report import analyse_term, trace_function
+    from wirefuse.report.html import analyse_term, trace_function
     root = os.path.join(os.path.dirname(__file__), "..", "examples")
     entries = example_entries(root)
     assert entries

@@ -2,7 +2,7 @@
 
 Round trip: encode → serialize → extract the smallest term → decode gives the term back, modulo
 the order of add/mul arguments (a MultiSet has none).  Soundness: every normal form extracted
-from a saturated e-graph evaluates (float64, rewrite.evaluate) to the same values as the term.
+from a saturated e-graph evaluates (float64, rewrite.ir.evaluate) to the same values as the term.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import torch
 from egglog import EGraph
 from hypothesis import given, settings, strategies as st
 
-from wirefuse.rewrite.egraph import SerializedGraph, encode
-from wirefuse.rewrite.evaluate import evaluate
-from wirefuse.rewrite.extract import extract_normal
-from wirefuse.rewrite.saturate import Limits, saturate
-from wirefuse.rewrite.sexpr import parse
+from wirefuse.search.egraph import SerializedGraph, encode
+from wirefuse.rewrite.ir.evaluate import evaluate
+from wirefuse.search.extract import extract_normal
+from wirefuse.search.saturate import Limits, saturate
+from wirefuse.rewrite.ir.sexpr import parse
 from wirefuse.rules.base import canon
 
 from test_prove_fuzz import AXIS_SIZES, random_env, terms

@@ -1,5 +1,5 @@
 """An exported module launches what the cost model ranks first (issue #6): its run-time choice
-per call shape equals lowering.cost_search.best_candidate / `wirefuse explain` for the same
+per call shape equals lowering.cost.ranking.best_candidate / `wirefuse explain` for the same
 device figures; CONFIG's fields (the user's overrides) still win; off the GPU nothing changed.
 
 No GPU is needed: `choose` takes the GPU's name, and `_config` is called with a CUDA device
@@ -11,8 +11,8 @@ import torch
 
 from wirefuse.cli import main
 from wirefuse.kernels.export import export_source, load_module, module_source
-from wirefuse.lowering.cost import reference_form
-from wirefuse.lowering.cost_search import best_candidate, config_space, export_config
+from wirefuse.lowering.cost.model import reference_form
+from wirefuse.lowering.cost.ranking import best_candidate, config_space, export_config
 from wirefuse.loading import load_function
 
 AX = {"q": ("b", "h", "i", "d"), "k": ("b", "h", "j", "d"), "v": ("b", "h", "j", "e")}
@@ -163,7 +163,7 @@ def test_side_inputs_and_shared_heads_keep_row_and_group_axes(name, tmp_path):
     import importlib.util
     import pathlib
     from wirefuse.loading import axes_for_function
-    from wirefuse.report import analyse_function
+    from wirefuse.report.html import analyse_function
     spec = importlib.util.spec_from_file_location(
         "_choice_examples", pathlib.Path(__file__).parent.parent / "examples" / "attention.py")
     A = importlib.util.module_from_spec(spec)
@@ -286,7 +286,7 @@ def test_candidates_are_the_models_first_k(exported, sz):
     in its order, one config per tile shape (BLOCK_M, BLOCK_N, splits), and its first is what
     the module launches untuned."""
     mod, sf, term = exported
-    from wirefuse.lowering.cost_search import rank, shortlist
+    from wirefuse.lowering.cost.ranking import rank, shortlist
     ranked = rank(sf, term, sz, "bf16", "h100", forms=("fused", "split"))
     want = [export_config(c) for c in shortlist(ranked, 5)]
     got = mod.candidates(dict(sz), torch.bfloat16, NAMES["h100"], top=5)
@@ -388,7 +388,7 @@ def test_cli_tune_flag(tmp_path, capsys):
 def test_export_refuses_a_bad_config_in_one_line(tmp_path, capsys, config, says):
     """export(config=...) and `wirefuse export --block-m ...` check a config by the rules a
     module's autotune(configs=...) checks its configs by, before proving anything."""
-    from wirefuse.errors import UserError
+    from wirefuse.rewrite.errors import UserError
     src = tmp_path / "att.py"
     src.write_text(ATT_PY)
     fn = load_function(f"{src}:spherical")

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # padded rows
 import torch
 from hypothesis import given, settings, strategies as st
 
-from wirefuse.errors import UserError
+from wirefuse.rewrite.errors import UserError
 from wirefuse.kernels.export import load_module, module_source
-from wirefuse.rewrite.sexpr import parse
+from wirefuse.rewrite.ir.sexpr import parse
 from wirefuse.theorems.stream import StreamForm, decompose
 
 AX = {"q": ("b", "h", "i", "d"), "k": ("b", "h", "j", "d"), "v": ("b", "h", "j", "e")}
@@ -231,7 +231,7 @@ def test_unsupported_is_one_line(tmp_path):
     assert "\n" not in str(e.value) and "reduction over h" in str(e.value)
 
 
-# --- column statistics: reductions over the query axis i inside a body (lowering.colstats) ---
+# --- column statistics: reductions over the query axis i inside a body (lowering.loopnest.colstats) ---
 COLUMN = f"(layout@b,h,i,e (sum@j (mul (div (exp {S}) (sum@i (exp {S}))) v[b,h,j,e])))"
 _MAX_I = f"(max@i {S})"
 COLUMN_SHIFTED = (f"(layout@b,h,i,e (sum@j (mul (div (exp (sub {S} {_MAX_I})) "
@@ -375,8 +375,8 @@ def test_shared_kv_heads(tmp_path, layout):
 
 def test_row_axis_is_the_last_one_the_keys_lack(tmp_path):
     """Two query-only axes: the one later in the output order is the row axis (rule in
-    lowering.loopnest); the other is a group axis."""
-    from wirefuse.lowering.loopnest import build_loopnest
+    lowering.loopnest.nest); the other is a group axis."""
+    from wirefuse.lowering.loopnest.nest import build_loopnest
     term, _ = _gqa_term("b,g,r,i,d", "b,g,j,d", "b,g,r,i,e")
     nest = build_loopnest(decompose(parse(term), "j"))
     assert (nest.row, nest.group) == ("i", ("b", "g", "r"))
@@ -452,7 +452,7 @@ def test_host_helpers_agree_with_triton():
     """The generated launcher's host-side _cdiv / _next_pow2 (triton.cdiv and
     triton.next_power_of_2 cost µs per host call in recent Triton) compute the same."""
     import triton
-    from wirefuse.lowering.triton_gen import HELPERS
+    from wirefuse.lowering.codegen.emit import HELPERS
     ns = {}
     exec(HELPERS.split("@triton.jit")[0], ns)
     for n in list(range(1, 300)) + [1023, 1024, 1025, 65535, 65536, 65537, 10 ** 6]:

@@ -17,7 +17,7 @@ import torch
 
 from wirefuse.kernels.export import load_module, module_source
 from wirefuse.loading import axes_for_function
-from wirefuse.report import analyse_function
+from wirefuse.report.html import analyse_function
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 

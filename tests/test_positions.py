@@ -11,17 +11,17 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import wirefuse
-from wirefuse.errors import AxisSpecError, UserError
+from wirefuse.rewrite.errors import AxisSpecError, UserError
 from wirefuse.kernels.export import load_module, module_source
-from wirefuse.lowering.causal import causal_value, half_line
-from wirefuse.rewrite import check as check_mod
-from wirefuse.rewrite.check import check_certificate
-from wirefuse.rewrite.evaluate import evaluate, evaluate_labelled
-from wirefuse.rewrite.graph import to_networkx
-from wirefuse.rewrite.pathfind import find_path
-from wirefuse.rewrite.sexpr import parse, to_sexpr
-from wirefuse.rewrite.serialize import term_from_json, term_to_json
-from wirefuse.rewrite.term import Opaque, Pos
+from wirefuse.lowering.loopnest.causal import causal_value, half_line
+from wirefuse.theorems import checker as check_mod
+from wirefuse.theorems.checker import check_certificate
+from wirefuse.rewrite.ir.evaluate import evaluate, evaluate_labelled
+from wirefuse.rewrite.ir.graph import to_networkx
+from wirefuse.search.pathfind import find_path
+from wirefuse.rewrite.ir.sexpr import parse, to_sexpr
+from wirefuse.rewrite.ir.serialize import term_from_json, term_to_json
+from wirefuse.rewrite.ir.term import Opaque, Pos
 from wirefuse.theorems.certificate import make_certificate
 from wirefuse.theorems.stream import NotNormal, StreamForm, decompose
 
@@ -53,7 +53,7 @@ def test_pos_leaf_round_trips_and_evaluates():
 
 def test_pos_in_the_egraph_round_trips():
     pytest.importorskip("egglog")
-    from wirefuse.rewrite.egraph import EGraph, SerializedGraph, encode
+    from wirefuse.search.egraph import EGraph, SerializedGraph, encode
     t = parse("(sum@j (mul (exp (sub s[i,j] (abs (sub #i #j)))) v[j,e]))")
     eg = EGraph()
     encode(t, eg)

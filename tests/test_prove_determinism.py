@@ -3,8 +3,8 @@ expanded terms, and its clock is only a safety cap far above it."""
 import time
 
 from wirefuse.loading import load_function
-from wirefuse.prover import prove
-from wirefuse.rewrite import pathfind
+from wirefuse.search.prover import prove
+from wirefuse.search import pathfind
 
 AXES = "q: b h i d, k: b h j d, v: b h j e"
 
@@ -35,10 +35,10 @@ def test_the_serialized_egraph_reads_the_same_whatever_order_egglog_lists_it():
     the same normal form."""
     import json
 
-    from wirefuse.rewrite.egraph import SerializedGraph
-    from wirefuse.rewrite.extract import extract_normal
-    from wirefuse.rewrite.saturate import Limits, saturate
-    from wirefuse.rewrite.trace_torch import trace
+    from wirefuse.search.egraph import SerializedGraph
+    from wirefuse.search.extract import extract_normal
+    from wirefuse.search.saturate import Limits, saturate
+    from wirefuse.rewrite.trace.tracer import trace
     term = trace(load_function("examples/attention.py:softmax_squared"), AXES)
     res = saturate(term, Limits(max_iters=4))
     data = json.loads(res.egraph._serialize().to_json())
@@ -54,7 +54,7 @@ def test_two_processes_prove_softmax_squared_alike():
     import subprocess
     import sys
     code = ("import hashlib, json; from wirefuse.loading import load_function; "
-            "from wirefuse.prover import prove; "
+            "from wirefuse.search.prover import prove; "
             f"p = prove(load_function('examples/attention.py:softmax_squared'), {AXES!r}, 'j'); "
             "print(hashlib.sha256(json.dumps(p.certificate, sort_keys=True, default=str)"
             ".encode()).hexdigest())")

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from wirefuse.loading import axes_for_function
-from wirefuse.prover import prove
-from wirefuse.rewrite.check import check_certificate
-from wirefuse.rewrite.evaluate import evaluate
-from wirefuse.rewrite.term import inputs_of
+from wirefuse.search.prover import prove
+from wirefuse.theorems.checker import check_certificate
+from wirefuse.rewrite.ir.evaluate import evaluate
+from wirefuse.rewrite.ir.term import inputs_of
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """Fuzzing the prover with random terms of the term language.
 
 Every claimed proof must pass the independent checker and its stream form must equal the term
-in float64 on random inputs (rewrite.evaluate of the original term is the reference: it is the
+in float64 on random inputs (rewrite.ir.evaluate of the original term is the reference: it is the
 term's definition, independent of the prover).  A refusal must leave the term out of normal
 form (the prover never refuses a term `decompose` already accepts).
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from wirefuse.prover import prove
-from wirefuse.rewrite.check import check_certificate
-from wirefuse.rewrite.evaluate import evaluate
-from wirefuse.rewrite.saturate import Limits
-from wirefuse.rewrite.term import Const, Elem, Input, Pos, Reduce, Size, inputs_of
+from wirefuse.search.prover import prove
+from wirefuse.theorems.checker import check_certificate
+from wirefuse.rewrite.ir.evaluate import evaluate
+from wirefuse.search.saturate import Limits
+from wirefuse.rewrite.ir.term import Const, Elem, Input, Pos, Reduce, Size, inputs_of
 from wirefuse.theorems.stream import NotNormal, decompose
 
 AXIS_SIZES = {"i": 2, "j": 3, "e": 2}
@@ -96,7 +96,7 @@ def test_claimed_proofs_check_and_match(t, seed):
 
 
 def test_tiny_limits_say_which_limit():
-    from wirefuse.rewrite.sexpr import parse
+    from wirefuse.rewrite.ir.sexpr import parse
     t = parse("(sum@j (mul (div (exp (sub s[i,j] (max@j s[i,j]))) "
               "(sum@j (exp (sub s[i,j] (max@j s[i,j]))))) v[j,e]))")
     for lim, name in ((Limits(max_nodes=3), "node limit"), (Limits(max_iters=0),

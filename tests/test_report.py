@@ -12,9 +12,9 @@ import tempfile
 import pytest
 
 from wirefuse.cli import main
-from wirefuse.report import (analyse_term, bench_html, build_page, math_text, report_html,
-                             steps_html)
-from wirefuse.rewrite.sexpr import parse
+from wirefuse.report.html import (analyse_term, bench_html, build_page, math_text, report_html,
+                                  steps_html)
+from wirefuse.rewrite.ir.sexpr import parse
 
 SPHERICAL = "(div (sum@j (mul s[i,j] v[j,e])) (sqrt (sum@j (square s[i,j]))))"
 NESTED = "(sum@j (mul (exp (div s[i,j] (sum@j s[i,j]))) v[j,e]))"
@@ -205,8 +205,8 @@ def test_report_never_says_streamable_when_the_checker_rejects():
     proven, with the checker's rejection (the report trusts the checker, not the search)."""
     from types import SimpleNamespace
 
-    from wirefuse.report import Analysis, _from_proof
-    from wirefuse.rewrite.pathfind import find_path
+    from wirefuse.report.html import Analysis, _from_proof
+    from wirefuse.search.pathfind import find_path
     from wirefuse.theorems.certificate import make_certificate, stream_form_of
     t = parse("(sum@j (mul (div (exp s[i,j]) (sum@j (exp s[i,j]))) v[j,e]))")
     cert = make_certificate(t, "j", find_path(t, "j"))

@@ -5,8 +5,8 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from wirefuse.rewrite.evaluate import evaluate
-from wirefuse.rewrite.sexpr import parse
+from wirefuse.rewrite.ir.evaluate import evaluate
+from wirefuse.rewrite.ir.sexpr import parse
 from wirefuse.rules import ALL_RULES
 from wirefuse.rules.base import canon
 from wirefuse.rules.sign import nonneg
@@ -88,7 +88,7 @@ def agree(lhs, rhs, env, sizes) -> None:
     a = evaluate(lhs, sizes=sizes, **{k: v for k, v in env.items()})
     b = evaluate(rhs, sizes=sizes, **{k: v for k, v in env.items()})
     if rhs.axes != lhs.axes:  # same axis set, maybe another order
-        from wirefuse.rewrite.evaluate import evaluate_labelled
+        from wirefuse.rewrite.ir.evaluate import evaluate_labelled
         b = evaluate_labelled(rhs, env, sizes).aligned(lhs.axes).expand_as(a) \
             if set(rhs.axes) <= set(lhs.axes) else b
     a, b = torch.broadcast_tensors(a, b)
@@ -209,7 +209,7 @@ def _terms(depth):
 @settings(max_examples=40, deadline=None)
 @given(src=_terms(3), seed=st.integers(0, 2 ** 31))
 def test_fuzz_every_rewrite_sound(src, seed):
-    from wirefuse.rewrite.pathfind import successors
+    from wirefuse.search.pathfind import successors
     t = canon(parse(src))
     env, sizes = _env_for(t, seed, 2, 3)
     for name, pos, b, nt in successors(t):

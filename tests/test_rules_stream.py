@@ -6,14 +6,14 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from wirefuse.rewrite.check import _chunk_state, _combine, check_certificate
-from wirefuse.rewrite.evaluate import evaluate
-from wirefuse.rewrite.pathfind import find_path
-from wirefuse.rewrite.sexpr import parse
-from wirefuse.rewrite.term import Elem, Input, Reduce, State
-from wirefuse.theorems.fusion import (broadcast, compose_tail, linear_split, normalised_contraction,
-                                   obligations_hold, pair, precompose)
-from wirefuse.rules.shift import find_shift
+from wirefuse.theorems.checker import _chunk_state, _combine, check_certificate
+from wirefuse.rewrite.ir.evaluate import evaluate
+from wirefuse.search.pathfind import find_path
+from wirefuse.rewrite.ir.sexpr import parse
+from wirefuse.rewrite.ir.term import Elem, Input, Reduce, State
+from wirefuse.theorems.fusion import (broadcast, compose_tail, linear_split,
+                                      normalised_contraction, obligations_hold, pair, precompose)
+from wirefuse.theorems.shift import find_shift
 from wirefuse.rules.base import canon
 from wirefuse.theorems.certificate import make_certificate
 from wirefuse.theorems.stream import decompose
@@ -133,7 +133,7 @@ def test_normalised_contraction_lemma_and_fusions():
     got = evaluate(t2.as_term(), s=sh, v=v)
     assert obligations_hold(obl) and tuple(t2.as_term().axes) and got.shape[-1] == 2
     want = torch.stack([ref, ref])  # (2s)·v / |2s| = s·v / |s|
-    from wirefuse.rewrite.evaluate import evaluate_labelled
+    from wirefuse.rewrite.ir.evaluate import evaluate_labelled
     lab = evaluate_labelled(t2.as_term(), {"s": sh, "v": v})
     assert torch.allclose(lab.aligned(("h", "i", "e")), want)
 

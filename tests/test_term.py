@@ -11,8 +11,8 @@ from hypothesis import given, settings, strategies as st
 from wirefuse.rewrite import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce, Rename,
                               Size, State, TermError, evaluate, parse, term_from_json,
                               term_to_json, to_sexpr)
-from wirefuse.rewrite.graph import to_networkx
-from wirefuse.rewrite.ops import SCALAR_OPS
+from wirefuse.rewrite.ir.graph import to_networkx
+from wirefuse.rewrite.ir.ops import SCALAR_OPS
 
 AXES = ["i", "j", "d"]
 SIZES = {"i": 3, "j": 5, "d": 2}

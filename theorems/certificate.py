@@ -1,19 +1,19 @@
-"""Certificates: a streamability proof written down so that rewrite.check can verify it alone.
+"""Certificates: a streamability proof written down so that theorems.checker can verify it alone.
 
 A certificate is plain JSON:
 
-    term         the original term ({"json": rewrite.serialize form, "sexpr": for people})
+    term         the original term ({"json": rewrite.ir.serialize form, "sexpr": for people})
     stream_axis  the axis n it streams along
     state        [{name, monoid, body (s-expression), axes}]  the components R = ⊕_n body
     init         {name: identity}  ("-inf"/"inf" spelt as strings)
     combine      {name: {"monoid": ..., "expr": sympy text over name_1 (so far), name_2 (chunk)}}
     tail         s-expression over $states
-    shift        null, or {"u", "max_state", "degrees"}: the running-max rule (rules.shift)
+    shift        null, or {"u", "max_state", "degrees"}: the running-max rule (theorems.shift)
     steps        [{rule, position, bindings, term}]: rule applications from canon(term) to the
                  normal form, each `term` the s-expression of the (canonical) result
     obligations  what the checker verifies, in words
 
->>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.rewrite.ir.sexpr import parse
 >>> t = parse("(div (sum@j (mul s[i,j] v[j,e])) (sqrt (sum@j (square s[i,j]))))")
 >>> print(certificate_summary(make_certificate(t, "j", [])))
 streamable along j
@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import math
 
-from ..rewrite.ops import MONOIDS
-from ..rewrite.serialize import term_to_json
-from ..rewrite.sexpr import parse, to_sexpr
-from ..rewrite.term import Const, Elem, Input, Layout, Pos, Reduce, Size, State, Term
-from ..rules.base import canon
-from ..rules.shift import ShiftInfo, find_shift
-from .stream import Component, StreamForm, decompose
+from wirefuse.rewrite.ir.ops import MONOIDS
+from wirefuse.rewrite.ir.serialize import term_to_json
+from wirefuse.rewrite.ir.sexpr import parse, to_sexpr
+from wirefuse.rewrite.ir.term import Const, Elem, Input, Layout, Pos, Reduce, Size, State, Term
+from wirefuse.rules.base import canon
+from wirefuse.theorems.shift import ShiftInfo, find_shift
+from wirefuse.theorems.stream import Component, StreamForm, decompose
 
 FORMAT = "wirefuse-certificate/1"
 
@@ -56,7 +56,7 @@ def final_term(term: Term, steps) -> Term:
 
 
 def make_certificate(term: Term, axis: str, steps) -> dict:
-    """The certificate for `steps` (rewrite.pathfind.Step list) taking `term` to normal form.
+    """The certificate for `steps` (search.pathfind.Step list) taking `term` to normal form.
 
     Raises theorems.stream.NotNormal if the path does not end in stream normal form."""
     sf = decompose(final_term(term, steps), axis)
@@ -101,7 +101,7 @@ def make_certificate(term: Term, axis: str, steps) -> dict:
 
 
 def stream_form_of(cert: dict) -> StreamForm:
-    """The stream form a certificate states (not verified: that is rewrite.check's job)."""
+    """The stream form a certificate states (not verified: that is theorems.checker's job)."""
     comps = tuple(Component(s["name"], s["monoid"], parse(s["body"])) for s in cert["state"])
     shift = cert.get("shift")
     return StreamForm(cert["stream_axis"], comps, parse(cert["tail"]),

@@ -7,7 +7,7 @@ and each returns the obligations that make it so (checked by `obligations_hold` 
 tests numerically).  The term rewrites in rules.algebra / rules.reductions are what the prover
 replays; these are the theorems those rewrites mechanise, stated once.
 
->>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.rewrite.ir.sexpr import parse
 >>> sf, obl = linear_split(parse("(sum@j (mul p[i,j] v[j,e]))"))
 >>> [(c.name, c.monoid) for c in sf.components], sf.tail
 ([('o', 'sum')], $o[i,e])
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..rewrite.term import Elem, Input, Reduce, State, Term
-from .stream import Component, StreamForm, nonlocal_reason, substitute
+from wirefuse.rewrite.ir.term import Elem, Input, Reduce, State, Term
+from wirefuse.theorems.stream import Component, StreamForm, nonlocal_reason, substitute
 
 
 def linear_split(t: Reduce) -> tuple[StreamForm, list[str]]:
@@ -89,7 +89,7 @@ def parallel_split(sf: StreamForm, parts: int) -> tuple[StreamForm, list[str]]:
     """The parallel split (split-KV, "flash decoding"): cut n into `parts` pieces, stream each
     on its own from the identity, combine the `parts` states with ⊙ in any bracketing, then
     apply the tail.  The same stream form serves; what makes it right is associativity of ⊙
-    with its identity, which rewrite.check proves for every certificate's combine."""
+    with its identity, which theorems.checker proves for every certificate's combine."""
     return sf, [f"{parts} ≥ 1: {parts >= 1}", "⊙ associative with identity (checked per "
                 "certificate): any bracketing of the part states gives the sequential state"]
 

@@ -12,7 +12,7 @@ state (R1..Rk), identity (e1..ek), combine ⊕1 × ... × ⊕k, and tail T (THEO
 list-homomorphism view).  The prover's job is to rewrite f into this form; `decompose` only
 recognises it, so it is small enough to trust.
 
->>> from wirefuse.rewrite.sexpr import parse
+>>> from wirefuse.rewrite.ir.sexpr import parse
 >>> f = parse("(div (sum@j (mul s[i,j] v[j,e])) (sqrt (sum@j (square s[i,j]))))")
 >>> sf = decompose(f, "j")
 >>> [(c.name, c.monoid, c.body) for c in sf.components]
@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..rewrite.ops import MONOIDS, OPAQUE_OPS
-from ..rewrite.term import Opaque, Reduce, Rename, Size, State, Term
+from wirefuse.rewrite.ir.ops import MONOIDS, OPAQUE_OPS
+from wirefuse.rewrite.ir.term import Opaque, Reduce, Rename, Size, State, Term
 
 
 class NotNormal(ValueError):

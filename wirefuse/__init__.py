@@ -14,19 +14,19 @@ work on a machine that has neither.
 """
 from importlib import import_module
 
-from .errors import AxisSpecError, TraceError, UserError
-from .rewrite import Term, evaluate, parse
+from wirefuse.rewrite.errors import AxisSpecError, TraceError, UserError
+from wirefuse.rewrite import Term, evaluate, parse
 
 # name -> (module, attribute), imported on first access (PEP 562)
 _LAZY = {
-    "trace": (".rewrite.trace_torch", "trace"),
-    "check": (".rewrite.check", "check"),
-    "prove": (".prover", "prove"),
-    "Proof": (".prover", "Proof"),
+    "trace": (".rewrite.trace.tracer", "trace"),
+    "check": (".theorems.checker", "check"),
+    "prove": (".search.prover", "prove"),
+    "Proof": (".search.prover", "Proof"),
     "export": (".kernels.export", "export"),
-    "explain": (".lowering.cost_search", "explain"),
-    "best_candidate": (".lowering.cost_search", "best_candidate"),
-    "draw": (".rewrite.draw", "draw"),
+    "explain": (".lowering.cost.ranking", "explain"),
+    "best_candidate": (".lowering.cost.ranking", "best_candidate"),
+    "draw": (".draw.diagram", "draw"),
 }
 
 __all__ = ["Term", "evaluate", "parse", "TraceError", "UserError", "AxisSpecError", *_LAZY]

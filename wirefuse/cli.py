@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import UserError
+from wirefuse.rewrite.errors import UserError
 
 COMMANDS = ["trace", "prove", "check", "export", "explain", "show", "report", "gallery"]
 

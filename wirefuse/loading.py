@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Callable
 
-from .errors import AxisSpecError, UserError
+from wirefuse.rewrite.errors import AxisSpecError, UserError
 
 
 def parse_axis_spec(spec: str) -> dict:

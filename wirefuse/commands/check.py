@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import UserError
+from wirefuse.rewrite.errors import UserError
 
 
 def register(sub) -> None:
@@ -45,8 +45,8 @@ def load_certificate(path) -> dict:
 
 
 def run(args) -> int:
-    from ..rewrite.check import check_certificate
-    from ..theorems.certificate import certificate_summary
+    from wirefuse.theorems.checker import check_certificate
+    from wirefuse.theorems.certificate import certificate_summary
     cert = load_certificate(args.certificate)
     result = check_certificate(cert)
     if args.json:

@@ -1,5 +1,5 @@
 """`wirefuse explain`: rank the ways to run a function (unfused, fused, split-KV × tile configs)
-by the napkin cost model (lowering/cost.py), with the binding resource and a per-resource time.
+by the napkin cost model (lowering/cost/model.py), with the binding resource and a per-resource time.
 
     wirefuse explain FILE.py:FUNC --axes "q: b h i d, k: b h j d, v: b h j e" --stream j \\
         --sizes b=1,h=16,i=1,j=65536,d=128,e=128 --dtype bf16 --device h100 [--json] [--top K]
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import UserError
-from ..lowering.cost_search import shortlist
+from wirefuse.rewrite.errors import UserError
+from wirefuse.lowering.cost.ranking import shortlist
 
 TUNED = 3  # the short list marked in the table: autotune()'s default
 BREAKDOWN = ("tensor", "fp32", "sfu", "hbm", "l2", "latency", "chain", "combine", "launch")
@@ -37,15 +37,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import explain as explain_api
-    from ..lowering.cost import parse_sizes
+    from wirefuse import explain as explain_api
+    from wirefuse.lowering.cost.model import parse_sizes
     if args.top < 1:
         raise UserError(f"--top must be at least 1, got {args.top}")
     sizes = parse_sizes(args.sizes)
     if args.term:
         source = args.term
     elif args.target:
-        from ..loading import load_function
+        from wirefuse.loading import load_function
         source = load_function(args.target)
     else:
         raise UserError("give FILE.py:FUNC or --term SEXPR")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import UserError
+from wirefuse.rewrite.errors import UserError
 
 
 def register(sub) -> None:
@@ -40,8 +40,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..kernels.export import CONFIG_FIELDS, NotProven, config_problem, export_source
-    from ..loading import load_function
+    from wirefuse.kernels.export import CONFIG_FIELDS, NotProven, config_problem, export_source
+    from wirefuse.loading import load_function
     if args.tune < 0:
         raise UserError(f"--tune {args.tune}: give how many candidates to time (0: none)")
     cfg = {"block_m": args.block_m, "block_n": args.block_n, "num_warps": args.num_warps,

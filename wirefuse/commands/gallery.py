@@ -12,7 +12,7 @@ import glob
 import html
 import os
 
-from ..errors import UserError
+from wirefuse.rewrite.errors import UserError
 
 
 def register(sub) -> None:
@@ -68,9 +68,9 @@ def _slug(path: str, name: str) -> str:
 
 
 def run(args) -> int:
-    from ..report import analyse_function, report_html
-    from ..rewrite.draw import draw
-    from .show import write_text
+    from wirefuse.report.html import analyse_function, report_html
+    from wirefuse.draw.diagram import draw
+    from wirefuse.commands.show import write_text
     entries = example_entries(args.examples)
     try:
         os.makedirs(args.output, exist_ok=True)

@@ -13,7 +13,7 @@ import json
 import math
 import sys
 
-from ..errors import UserError
+from wirefuse.rewrite.errors import UserError
 
 
 def register(sub) -> None:
@@ -41,7 +41,7 @@ def register(sub) -> None:
 
 
 def _limits(args):
-    from ..rewrite.saturate import Limits
+    from wirefuse.search.saturate import Limits
     kw = {}
     for opt, key in (("max_seconds", "max_seconds"), ("max_nodes", "max_nodes"),
                      ("max_iters", "max_iters")):
@@ -55,8 +55,8 @@ def _limits(args):
 
 
 def run(args) -> int:
-    from ..loading import load_function
-    from ..prover import prove
+    from wirefuse.loading import load_function
+    from wirefuse.search.prover import prove
     limits = _limits(args)
     fn = load_function(args.target)
     proof = prove(fn, args.axes, args.stream, limits=limits)
@@ -75,7 +75,7 @@ def run(args) -> int:
 
 def human_summary(target: str, proof, output: str | None = None) -> str:
     """What a researcher reads: the stream form in math notation, the rules used, the stats."""
-    from ..theorems.certificate import certificate_summary
+    from wirefuse.theorems.certificate import certificate_summary
     s = proof.stats
     tail = (f"e-graph: {s.get('enodes')} e-nodes, {s.get('iterations')} iterations "
             f"({s.get('limit')}); {s.get('seconds', 0):.2f} s in all")
@@ -93,7 +93,7 @@ def human_summary(target: str, proof, output: str | None = None) -> str:
 
 
 def _rules_used(cert: dict) -> list[str]:
-    from ..rules import ALL_RULES
+    from wirefuse.rules import ALL_RULES
     seen: list[str] = []
     for st in cert.get("steps") or []:
         if st["rule"] not in seen:

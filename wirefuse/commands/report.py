@@ -9,7 +9,7 @@ the stream form in math notation, the proof steps, the checker's verdict and, wi
 """
 from __future__ import annotations
 
-from .show import add_target_args, analysis_from_args, write_text
+from wirefuse.commands.show import add_target_args, analysis_from_args, write_text
 
 
 def register(sub) -> None:
@@ -24,7 +24,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..report import load_bench, report_html
+    from wirefuse.report.html import load_bench, report_html
     bench = load_bench(args.bench) if args.bench else None
     a = analysis_from_args(args)
     write_text(args.output, report_html(a, bench, levels=args.levels))

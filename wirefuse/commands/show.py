@@ -6,7 +6,7 @@
 """
 from __future__ import annotations
 
-from ..errors import UserError
+from wirefuse.rewrite.errors import UserError
 
 
 def register(sub) -> None:
@@ -32,21 +32,21 @@ def add_target_args(p) -> None:
 
 def analysis_from_args(args):
     """Trace (or parse) and, with --stream, prove: the Analysis both show and report draw."""
-    from ..report import analyse_function, analyse_term
+    from wirefuse.report.html import analyse_function, analyse_term
     if args.stream and not args.stream.isidentifier():
         raise UserError(f"--stream {args.stream!r} is not an axis name")
     if args.term:
         if args.target:
             raise UserError("give either FILE.py:FUNC or --term, not both")
-        from ..rewrite.sexpr import parse
-        from ..rewrite.term import TermError
+        from wirefuse.rewrite.ir.sexpr import parse
+        from wirefuse.rewrite.ir.term import TermError
         try:
             term = parse(args.term)
         except TermError as e:
             raise UserError(f"--term does not parse: {e}") from None
         a = analyse_term(term, args.stream, use_prover=args.egraph)
     elif args.target:
-        from ..loading import load_function
+        from wirefuse.loading import load_function
         fn = load_function(args.target)
         if not args.axes:
             raise UserError('--axes is required with FILE.py:FUNC, e.g. --axes '
@@ -67,7 +67,7 @@ def write_text(path: str, text: str) -> None:
 
 
 def run(args) -> int:
-    from ..rewrite.draw import draw
+    from wirefuse.draw.diagram import draw
     a = analysis_from_args(args)
     svg = draw(a.term, stream=a.stream, stream_form=a.stream_form, levels=args.levels,
                title=a.name)

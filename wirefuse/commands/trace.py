@@ -2,14 +2,14 @@
 
     wirefuse trace FILE.py:FUNC --axes "q: b h i d, k: b h j d, v: b h j e" [--json]
 
-Prints the term as an s-expression (the syntax of wirefuse.rewrite.sexpr), or with --json an
+Prints the term as an s-expression (the syntax of wirefuse.rewrite.ir.sexpr), or with --json an
 object {"function", "axes": {argument: [axis, ...]}, "term": <term_to_json>}.
 """
 from __future__ import annotations
 
 import json
 
-from ..errors import UserError
+from wirefuse.rewrite.errors import UserError
 
 
 def register(sub) -> None:
@@ -30,15 +30,15 @@ def register(sub) -> None:
 
 
 def _supported() -> str:
-    from ..rewrite.trace_ops import SUPPORTED_SUMMARY
+    from wirefuse.rewrite.trace.ops import SUPPORTED_SUMMARY
     return SUPPORTED_SUMMARY + "."
 
 
 def run(args) -> int:
-    from ..loading import axes_for_function, load_function
-    from ..rewrite.serialize import term_to_json
-    from ..rewrite.sexpr import to_sexpr
-    from ..rewrite.trace_torch import trace
+    from wirefuse.loading import axes_for_function, load_function
+    from wirefuse.rewrite.ir.serialize import term_to_json
+    from wirefuse.rewrite.ir.sexpr import to_sexpr
+    from wirefuse.rewrite.trace.tracer import trace
     fn = load_function(args.target)
     term = trace(fn, args.axes)
     if args.json:

@@ -1,0 +1,1 @@
+"""Stream form → loop nest: the per-tile computation, column statistics and causal masks."""

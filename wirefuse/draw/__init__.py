@@ -1,0 +1,1 @@
+"""String diagrams of terms: layout, SVG scene and drawing."""

@@ -1,0 +1,1 @@
+"""The HTML report of one analysis: trace, proof, certificate, diagram and benchmarks."""
