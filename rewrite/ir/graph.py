@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import networkx as nx
 
-from wirefuse.rewrite.ir.sexpr import _num, head
-from wirefuse.rewrite.ir.term import Const, Input, Layout, Pos, Rename, Size, State, Term
+from wirefuse.rewrite.ir.term import (Const, Input, Layout, Pos, Rename, Size, State, Term,
+                                      format_number, head)
 
 
 def box_label(t: Term) -> str:
     if isinstance(t, (Input, State)):
         return ("$" if isinstance(t, State) else "") + t.name
     if isinstance(t, Const):
-        return str(t.value).lower() if t.dtype == "bool" else _num(t.value)
+        return str(t.value).lower() if t.dtype == "bool" else format_number(t.value)
     if isinstance(t, Size):
         return f"|{t.axis}|"
     if isinstance(t, Pos):

@@ -1,4 +1,8 @@
-"""Terms as s-expressions: the printed form, and a parser that reads it back.
+"""Terms as s-expressions: the parser that reads back the printed form.
+
+The printer, `to_sexpr` (which is also `repr` of a term), lives beside the node classes in
+rewrite/ir/term.py so that the two modules import one way; it is re-exported here, beside its
+inverse.
 
 >>> t = parse("(sum@j (mul (exp s[i,j]) v[j,e]))")
 >>> t.axes
@@ -19,64 +23,13 @@ Syntax
 """
 from __future__ import annotations
 
-import math
 import re
 
 from wirefuse.rewrite.ir.ops import MONOIDS, OPAQUE_OPS
 from wirefuse.rewrite.ir.term import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce,
-                                      Rename, Size, State, Term, TermError)
+                                      Rename, Size, State, Term, TermError, head, to_sexpr)
 
-
-def _num(v: float) -> str:
-    if v == math.inf:
-        return "inf"
-    if v == -math.inf:
-        return "-inf"
-    r = repr(float(v))
-    return r
-
-
-def to_sexpr(t: Term) -> str:
-    # Iterative over distinct nodes so deep terms do not hit the recursion limit.
-    out: dict[int, str] = {}
-    for n in t.walk():
-        out[id(n)] = _node(n, [out[id(c)] for c in n.children])
-    return out[id(t)]
-
-
-def _node(t: Term, kids: list[str]) -> str:
-    if isinstance(t, Input):
-        s = f"{t.name}[{','.join(t.axes)}]"
-        return s + ":bool" if t.dtype == "bool" else s
-    if isinstance(t, State):
-        return f"${t.name}[{','.join(t.axes)}]"
-    if isinstance(t, Const):
-        return ("true" if t.value else "false") if t.dtype == "bool" else _num(t.value)
-    if isinstance(t, Size):
-        return f"|{t.axis}|"
-    if isinstance(t, Pos):
-        return f"#{t.axis}"
-    if t.children:
-        return f"({head(t)} {' '.join(kids)})"
-    raise TermError(f"cannot print {type(t).__name__}")
-
-
-def head(t: Term) -> str:
-    """The operator part of a composite node, as printed: `exp`, `sum@j`, `quantile@j:0.5`."""
-    if isinstance(t, Elem):
-        return t.op
-    if isinstance(t, Reduce):
-        return f"{t.monoid}@{t.axis}"
-    if isinstance(t, Broadcast):
-        return f"bcast@{t.axis}"
-    if isinstance(t, Rename):
-        return f"rename@{t.old}:{t.new}"
-    if isinstance(t, Layout):
-        return f"layout@{','.join(t.order)}"
-    if isinstance(t, Opaque):
-        ps = (":" + ",".join(_num(p) for p in t.params)) if t.params else ""
-        return f"{t.op}@{t.axis}{ps}"
-    raise TermError(f"cannot print {type(t).__name__}")
+__all__ = ["parse", "to_sexpr", "head"]
 
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")

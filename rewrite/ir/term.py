@@ -123,7 +123,6 @@ class Term:
         return self
 
     def __repr__(self):
-        from wirefuse.rewrite.ir.sexpr import to_sexpr
         return to_sexpr(self)
 
     def walk(self) -> Iterator["Term"]:
@@ -491,5 +490,56 @@ def inputs_of(term: Term) -> dict[str, Input]:
     return {t.name: t for t in term.walk() if isinstance(t, Input)}
 
 
-def reduced_axes(term: Term) -> set[str]:
-    return {t.axis for t in term.walk() if isinstance(t, (Reduce, Opaque))}
+
+# --- the printed form (`repr`); its parser, the inverse, is rewrite/ir/sexpr.py -------------
+
+def format_number(v: float) -> str:
+    """A float constant as printed: repr, with the infinities as `inf` and `-inf`."""
+    if v == math.inf:
+        return "inf"
+    if v == -math.inf:
+        return "-inf"
+    return repr(float(v))
+
+
+def to_sexpr(t: Term) -> str:
+    # Iterative over distinct nodes so deep terms do not hit the recursion limit.
+    out: dict[int, str] = {}
+    for n in t.walk():
+        out[id(n)] = _print_node(n, [out[id(c)] for c in n.children])
+    return out[id(t)]
+
+
+def _print_node(t: Term, kids: list[str]) -> str:
+    if isinstance(t, Input):
+        s = f"{t.name}[{','.join(t.axes)}]"
+        return s + ":bool" if t.dtype == "bool" else s
+    if isinstance(t, State):
+        return f"${t.name}[{','.join(t.axes)}]"
+    if isinstance(t, Const):
+        return ("true" if t.value else "false") if t.dtype == "bool" else format_number(t.value)
+    if isinstance(t, Size):
+        return f"|{t.axis}|"
+    if isinstance(t, Pos):
+        return f"#{t.axis}"
+    if t.children:
+        return f"({head(t)} {' '.join(kids)})"
+    raise TermError(f"cannot print {type(t).__name__}")
+
+
+def head(t: Term) -> str:
+    """The operator part of a composite node, as printed: `exp`, `sum@j`, `quantile@j:0.5`."""
+    if isinstance(t, Elem):
+        return t.op
+    if isinstance(t, Reduce):
+        return f"{t.monoid}@{t.axis}"
+    if isinstance(t, Broadcast):
+        return f"bcast@{t.axis}"
+    if isinstance(t, Rename):
+        return f"rename@{t.old}:{t.new}"
+    if isinstance(t, Layout):
+        return f"layout@{','.join(t.order)}"
+    if isinstance(t, Opaque):
+        ps = (":" + ",".join(format_number(p) for p in t.params)) if t.params else ""
+        return f"{t.op}@{t.axis}{ps}"
+    raise TermError(f"cannot print {type(t).__name__}")

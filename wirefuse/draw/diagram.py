@@ -26,7 +26,7 @@ import networkx as nx
 from wirefuse.draw import layout as ld
 from wirefuse.rewrite.ir.graph import to_networkx
 from wirefuse.rewrite.ir.ops import MONOIDS
-from wirefuse.rewrite.ir.sexpr import _num, to_sexpr
+from wirefuse.rewrite.ir.term import format_number, to_sexpr
 from wirefuse.draw.svg import (LEVEL_NAMES, LEVELS, Path, Rect, Scene, Seg, Text, axis_colour,
                                path_d, text_width, to_svg)
 from wirefuse.rewrite.ir.term import (Broadcast, Const, Elem, Input, Layout, Opaque, Pos, Reduce,
@@ -81,7 +81,7 @@ def box_segs(t: Term | None, kind: str, stream: str | None) -> list[Seg]:
 
 
 def _short_num(v: float) -> str:
-    s = _num(v)
+    s = format_number(v)
     if len(s) > 8:
         s = f"{v:.4g}"
     return s
