@@ -10,7 +10,8 @@ or a Python value.  The forms follow torch's semantics exactly (THEORY.md §1):
     var_j(x)         = Σ_j (x − mean_j x)² / (|j| − correction)      (correction 1 by default)
     ‖x‖_p            = (Σ_j |x|^p)^(1/p);  p=2: √Σ x²;  p=1: Σ|x|;  p=∞: max|x|;  p=0: Σ [x≠0]
     normalize(x)     = x / max(‖x‖_p, eps)
-    (layout, contractions and sizes: trace_shapes.py; sort and friends: trace_order.py)
+    (layout, contractions and sizes: rewrite/trace/shapes.py; sort and friends:
+     rewrite/trace/order.py; the handler table: rewrite/trace/registry.py)
 
 Sizes stay symbolic (`Size(axis)`); a reduction over a size-1 dimension without a name is the
 identity (and counts 1).
@@ -20,77 +21,13 @@ from __future__ import annotations
 import math
 import operator
 
-import torch
-
 from wirefuse.rewrite.errors import TraceError
 from wirefuse.rewrite.ir.ops import SCALAR_OPS
 from wirefuse.rewrite.ir.term import Const, Elem, Reduce, Term
-from wirefuse.rewrite.trace.values import (TV, Context, Multi, Unusable, align, norm_dim,
-                                           norm_dims, scalar)
-
-HANDLERS: dict = {}
-
-
-def handler(*names, spec=None):
-    """Register a handler under torch names (function, method and operator names alike)."""
-    params = _parse_spec(spec) if spec else None
-
-    def deco(fn):
-        def run(ctx, args, kwargs):
-            if params is None:
-                return fn(ctx, *args, **kwargs)
-            return fn(ctx, **_bind(names[0], params, args, kwargs))
-        run.__name__ = fn.__name__
-        for n in names:
-            HANDLERS[n] = run
-        return fn
-    return deco
-
-
-def _parse_spec(spec: str):
-    out = []
-    kwonly = False
-    for p in (s.strip() for s in spec.split(",")):
-        if p == "*":
-            kwonly = True
-            continue
-        name, eq, default = p.partition("=")
-        out.append((name, eval(default) if eq else _REQUIRED, kwonly))
-    return out
-
-
-_REQUIRED = object()
-
-
-def _bind(op, params, args, kwargs):
-    pos = [p for p in params if not p[2]]
-    if len(args) > len(pos):
-        raise TraceError(f"{op}: too many positional arguments")
-    bound = {p[0]: a for p, a in zip(pos, args)}
-    for k, v in kwargs.items():
-        if k not in [p[0] for p in params]:
-            raise TraceError(f"{op}: argument {k}= is not supported by the tracer")
-        bound[k] = v
-    for name, default, _ in params:
-        if name not in bound:
-            if default is _REQUIRED:
-                raise TraceError(f"{op}: missing argument {name}")
-            bound[name] = default
-    return bound
-
-
-def tensor(x, op: str) -> TV:
-    if isinstance(x, TV):
-        return x
-    if type(x).__name__ == "TopKValues":
-        raise unsupported_topk(x)
-    if isinstance(x, Unusable):
-        raise TraceError(f"{op}: uses {x.what}, which the tracer does not support")
-    raise TraceError(f"{op}: expected a tensor, got {type(x).__name__}")
-
-
-def is_py(x) -> bool:
-    return isinstance(x, (bool, int, float))
+from wirefuse.rewrite.trace.registry import (HANDLERS, handler, is_py, kind_of_dtype, reduced_size,
+                                             tensor)
+from wirefuse.rewrite.trace.values import (TV, Context, DTypeOf, Multi, TopKValues, Unusable, align,
+                                           norm_dim, norm_dims, scalar, unsupported_topk)
 
 
 # --- elementwise ----------------------------------------------------------------------------
@@ -331,23 +268,6 @@ def _cast(ctx, x, kind: str, op: str):
     raise TraceError(f"{op}: casting floats to integers (truncation) is not supported")
 
 
-def _kind_of_dtype(d):
-    if isinstance(d, torch.dtype):
-        if d == torch.bool:
-            return "bool"
-        return "float" if d.is_floating_point else "int"
-    if isinstance(d, DTypeOf):
-        return d.kind
-    return None
-
-
-class DTypeOf:
-    """`x.dtype` seen by the tracer: only its kind matters."""
-
-    def __init__(self, kind):
-        self.kind = kind
-
-
 for _name, _kind in [("float", "float"), ("double", "float"), ("half", "float"),
                      ("bfloat16", "float"), ("bool", "bool"), ("long", "int"), ("int", "int")]:
     HANDLERS[_name] = (lambda k, n: lambda ctx, args, kw: _cast(ctx, args[0], k, n))(_kind, _name)
@@ -357,11 +277,11 @@ for _name, _kind in [("float", "float"), ("double", "float"), ("half", "float"),
 def _to(ctx, x, *args, **kwargs):
     dt = kwargs.get("dtype")
     for a in args:
-        if _kind_of_dtype(a) is not None:
+        if kind_of_dtype(a) is not None:
             dt = a
         elif isinstance(a, TV):
             dt = DTypeOf(a.kind)
-    kind = _kind_of_dtype(dt)
+    kind = kind_of_dtype(dt)
     return tensor(x, "to") if kind is None else _cast(ctx, x, kind, "to")
 
 
@@ -385,14 +305,6 @@ def _reduce(monoid: str, x: TV, pos: list[int], keepdim: bool, body: Term | None
     dims = tuple(None if p in pos else d for p, d in enumerate(x.dims)) if keepdim \
         else tuple(d for p, d in enumerate(x.dims) if p not in pos)
     return TV(t, dims, "float" if monoid != "max" and monoid != "min" else x.kind)
-
-
-def _count(ctx: Context, x: TV, pos: list[int]) -> Term | None:
-    """|reduced axes| as a term (None when all reduced dimensions are unnamed size-1)."""
-    sizes = [ctx.size(x.dims[p]) for p in pos if x.dims[p] is not None]
-    if not sizes:
-        return None
-    return sizes[0] if len(sizes) == 1 else Elem("mul", tuple(sizes))
 
 
 @handler("sum", "nansum", spec="input, dim=None, keepdim=False, *, dtype=None")
@@ -427,7 +339,7 @@ def _mean(ctx, input, dim, keepdim, dtype):
     x = tensor(input, "mean")
     pos = norm_dims(x, dim)
     r = _reduce("sum", x, pos, keepdim)
-    n = _count(ctx, x, pos)
+    n = reduced_size(ctx, x, pos)
     return r if n is None else TV(Elem("div", (r.term, n)), r.dims, "float")
 
 
@@ -504,7 +416,7 @@ def _var(ctx, x: TV, dim, unbiased, keepdim, correction) -> TV:
     mean = _mean(ctx, x, pos, True, None)
     dev = elem(ctx, "sub", x, mean)
     ss = _reduce("sum", dev, pos, keepdim, body=Elem("square", (dev.term,)))
-    n = _count(ctx, x, pos) or Const(1.0)
+    n = reduced_size(ctx, x, pos) or Const(1.0)
     c = _correction(unbiased, correction)
     denom = n if c == 0 else Elem("sub", (n, Const(c)))
     return TV(Elem("div", (ss.term, denom)), ss.dims, "float")
@@ -627,9 +539,4 @@ SUPPORTED_SUMMARY = ("arithmetic and comparisons, @/matmul/einsum, transpose/per
                      "wirefuse.rewrite.trace.ops.HANDLERS")
 
 
-# The other handler families register themselves on import (they use the helpers above).
-from wirefuse.rewrite.trace.order import TopKValues, unsupported_topk  # noqa: E402
-from wirefuse.rewrite.trace.shapes import shape_of  # noqa: E402
-
-__all__ = ["HANDLERS", "SUPPORTED_SUMMARY", "UNSUPPORTED_HINTS", "DTypeOf", "TopKValues",
-           "shape_of", "unsupported_topk"]
+__all__ = ["SUPPORTED_SUMMARY", "UNSUPPORTED_HINTS"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from wirefuse.rewrite.errors import TraceError
 from wirefuse.rewrite.ir.term import Broadcast, Const, Elem, Opaque, Pos, Reduce, Rename, Term
-from wirefuse.rewrite.trace.ops import handler, tensor
-from wirefuse.rewrite.trace.values import TV, Multi, Unusable, norm_dim
+from wirefuse.rewrite.trace.registry import handler, tensor
+from wirefuse.rewrite.trace.values import TV, Multi, TopKValues, Unusable, norm_dim
 
 def _opaque(op, x: TV, p: int, args=(), params=()) -> Term:
     return Opaque(op, x.dims[p], (x.term,) + tuple(args), params)
@@ -107,36 +107,6 @@ def _gather(ctx, input, dim, index, sparse_grad):
         # so folding the axis with max picks it (and drops the axis, as torch's size 1 does).
         t = Reduce("max", x.dims[p], t)
     return TV(t, idx.dims, x.kind)
-
-
-class TopKValues:
-    """The values of x.topk(k, dim): a new axis of size k, which named axes cannot hold.  Only
-    single entries are supported (vals[..., -1:] is the k-th largest, the usual threshold), as
-    a gather at a constant index into the sorted row (both opaque to the prover)."""
-
-    def __init__(self, x: TV, p: int, k: int, largest: bool):
-        self.x, self.p, self.k, self.largest = x, p, k, largest
-
-    def entry(self, m: int, keepdim: bool) -> TV:
-        if not -self.k <= m < self.k:
-            raise TraceError(f"topk: index {m} is out of range for k = {self.k}")
-        x, p = self.x, self.p
-        m %= self.k
-        dims = tuple(None if q == p else d for q, d in enumerate(x.dims)) if keepdim \
-            else tuple(d for q, d in enumerate(x.dims) if q != p)
-        if x.dims[p] is None:  # k must be 1 along a size-1 dimension
-            return TV(x.term, dims, x.kind)
-        a = x.dims[p]
-        srt = Opaque("sort", a, (Elem("neg", (x.term,)) if self.largest else x.term,), ())
-        srt = Elem("neg", (srt,)) if self.largest else srt
-        # one index per row: constant along the axis, so max over it picks the entry
-        t = Reduce("max", a, Opaque("gather", a, (srt, Const(float(m))), ()))
-        return TV(t, dims, x.kind)
-
-
-def unsupported_topk(_):
-    return TraceError("topk values are supported only one entry at a time (vals[..., -1:] as "
-                      "a threshold, or vals.min(dim)); their axis of size k has no name")
 
 
 @handler("topk", spec="input, k, dim=-1, largest=True, sorted=True")

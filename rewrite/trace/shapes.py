@@ -13,14 +13,15 @@ import sympy
 from wirefuse.rewrite.errors import AxisSpecError, TraceError
 from wirefuse.rewrite.ir.ops import SCALAR_OPS
 from wirefuse.rewrite.ir.term import Broadcast, Const, Elem, Pos, Reduce, Rename, Size, Term
-from wirefuse.rewrite.trace.ops import HANDLERS, _count, _kind_of_dtype, handler, is_py, tensor
+from wirefuse.rewrite.trace.registry import (HANDLERS, handler, is_py, kind_of_dtype, reduced_size,
+                                             tensor)
 from wirefuse.rewrite.trace.values import (TV, Context, align_dims, norm_dim, norm_dims, rename,
                                            scalar)
 
 @handler("arange")
 def _arange(ctx, *args, **kwargs):
     """arange(start, end) over an axis whose size is end − start: start + #axis."""
-    kind = _kind_of_dtype(kwargs.pop("dtype", None))
+    kind = kind_of_dtype(kwargs.pop("dtype", None))
     for k in ("device", "layout", "requires_grad", "pin_memory"):
         kwargs.pop(k, None)
     step = kwargs.pop("step", 1)
@@ -60,7 +61,7 @@ def _sym(t: Term):
 
 
 def _const_like(ctx, x: TV, value, op, dtype=None) -> TV:
-    kind = _kind_of_dtype(dtype) or ("bool" if isinstance(value, bool) else
+    kind = kind_of_dtype(dtype) or ("bool" if isinstance(value, bool) else
                                      (x.kind if op != "full_like" else "float"))
     t = Const(bool(value), "bool") if kind == "bool" else Const(float(value))
     for d in x.dims:
@@ -71,13 +72,13 @@ def _const_like(ctx, x: TV, value, op, dtype=None) -> TV:
 
 @handler("ones_like")
 def _ones_like(ctx, x, dtype=None, **kw):
-    return _const_like(ctx, tensor(x, "ones_like"), True if _kind_of_dtype(dtype) == "bool"
+    return _const_like(ctx, tensor(x, "ones_like"), True if kind_of_dtype(dtype) == "bool"
                        else 1, "ones_like", dtype)
 
 
 @handler("zeros_like")
 def _zeros_like(ctx, x, dtype=None, **kw):
-    return _const_like(ctx, tensor(x, "zeros_like"), False if _kind_of_dtype(dtype) == "bool"
+    return _const_like(ctx, tensor(x, "zeros_like"), False if kind_of_dtype(dtype) == "bool"
                        else 0, "zeros_like", dtype)
 
 
@@ -98,7 +99,7 @@ def _filled(ctx, sizes, value, dtype, op) -> TV:
     """torch.ones/zeros/full over sizes read from shapes: one named axis per size."""
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = sizes[0]
-    kind = _kind_of_dtype(dtype) or ("bool" if isinstance(value, bool) else "float")
+    kind = kind_of_dtype(dtype) or ("bool" if isinstance(value, bool) else "float")
     c = Const(bool(value), "bool") if kind == "bool" else Const(float(value))
     dims, parts = [], []
     for sz in sizes:
@@ -438,5 +439,5 @@ def _ndim(ctx, x):
 @handler("numel")
 def _numel(ctx, x):
     x = tensor(x, "numel")
-    n = _count(ctx, x, list(range(x.ndim)))
+    n = reduced_size(ctx, x, list(range(x.ndim)))
     return 1 if n is None else TV(n, (), "int")

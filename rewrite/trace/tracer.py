@@ -52,9 +52,13 @@ import torch.nn.functional as F
 
 from wirefuse.rewrite.errors import AxisSpecError, TraceError, UserError
 from wirefuse.rewrite.ir.term import Input, Layout, Term, TermError
-from wirefuse.rewrite.trace.ops import (HANDLERS, SUPPORTED_SUMMARY, UNSUPPORTED_HINTS, DTypeOf,
-                                        TopKValues, _Retry, shape_of, unsupported_topk)
-from wirefuse.rewrite.trace.values import TV, Context, Multi, Unusable
+# ops, order and shapes each register their handlers in registry.HANDLERS when imported
+from wirefuse.rewrite.trace import order  # noqa: F401
+from wirefuse.rewrite.trace.ops import SUPPORTED_SUMMARY, UNSUPPORTED_HINTS, _Retry
+from wirefuse.rewrite.trace.registry import HANDLERS
+from wirefuse.rewrite.trace.shapes import shape_of
+from wirefuse.rewrite.trace.values import (TV, Context, DTypeOf, Multi, TopKValues, Unusable,
+                                           unsupported_topk)
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
 _TRACER_DIR = os.path.dirname(os.path.abspath(__file__))
