@@ -51,6 +51,7 @@ import torch.fx as fx
 import torch.nn.functional as F
 
 from wirefuse.rewrite.errors import AxisSpecError, TraceError, UserError
+from wirefuse.rewrite.trace.axes import axes_for_function
 from wirefuse.rewrite.ir.term import Input, Layout, Term, TermError
 # ops, order and shapes each register their handlers in registry.HANDLERS when imported
 from wirefuse.rewrite.trace import order  # noqa: F401
@@ -412,7 +413,6 @@ def trace(fn, axes) -> Term:
     The result is `Layout(order, body)` with the order of torch's result dimensions."""
     import inspect
 
-    from wirefuse.loading import axes_for_function
     if not callable(fn):
         raise TraceError(f"trace needs a function, got {type(fn).__name__}")
     spec = axes_for_function(fn, axes)
