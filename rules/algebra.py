@@ -52,7 +52,7 @@ def div_to_mul_pow(t):
         yield nary("mul", (t.args[0], _pow(t.args[1], C(-1)))), {}
 
 
-@rule(F, "a · b^(−1) = a / b  (a: the other factors)")
+@rule(F, "a · b^(−1) = a / b  (a: the other factors)", via="div_to_mul_pow")
 def mul_pow_to_div(t):
     if is_op(t, "mul"):
         for k, a in enumerate(t.args):
@@ -69,7 +69,8 @@ def _as_pow(op, p, name, eq):
         if is_op(t, "pow") and const_value(t.args[1]) == p:
             yield Elem(op, (t.args[0],)), {}
     fwd.__name__, back.__name__ = f"{name}_to_pow", f"pow_to_{name}"
-    return rule(F, eq)(fwd), rule(F, eq.split(" = ")[1] + " = " + eq.split(" = ")[0])(back)
+    return rule(F, eq)(fwd), rule(F, eq.split(" = ")[1] + " = " + eq.split(" = ")[0],
+                                  via=fwd.__name__)(back)
 
 
 sqrt_to_pow, pow_to_sqrt = _as_pow("sqrt", 0.5, "sqrt", "√x = x^(1/2)")
@@ -144,7 +145,7 @@ def exp_of_sum(t):
         yield nary("mul", [Elem("exp", (a,)) for a in t.args[0].args]), {}
 
 
-@rule(F, "e^a · e^b = e^(a + b)")
+@rule(F, "e^a · e^b = e^(a + b)", via="exp_of_sum")
 def mul_of_exps(t):
     if not is_op(t, "mul"):
         return
@@ -172,7 +173,8 @@ def distribute(t):
                 yield nary("add", [nary("mul", rest + [x]) for x in s.args]), {"i": k}
 
 
-@rule(F, "(a + b)·(c + d)·e = a·c·e + a·d·e + b·c·e + b·d·e  (every sum factor at once; ≤ 16 terms)")
+@rule(F, "(a + b)·(c + d)·e = a·c·e + a·d·e + b·c·e + b·d·e  (every sum factor at once; ≤ 16 terms)",
+      via="distribute")
 def expand_product(t):
     if not is_op(t, "mul"):
         return

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from wirefuse.rewrite.ir.sexpr import to_sexpr
-from wirefuse.rewrite.ir.term import Const, Elem, Reduce, Term, TermError
+from wirefuse.rewrite.ir.term import Const, Elem, Term, TermError
 
 Bindings = dict
 
@@ -33,6 +33,9 @@ class Rule:
     equation: str
     side_condition: str
     fn: Callable[[Term], list]
+    # The rule whose egglog encoding (search/egg/) reaches the same e-class, for a rule that has
+    # none of its own: a reverse direction (an e-graph union is symmetric) or a composite.
+    via: str | None = None
 
     def rewrite(self, t: Term) -> list[tuple[Term, Bindings]]:
         """Every rewrite of `t` at its root, with the choices made, side conditions checked."""
@@ -45,10 +48,13 @@ class Rule:
 REGISTRY: dict[str, Rule] = {}
 
 
-def rule(family: str, equation: str, side_condition: str = "none"):
-    """Decorator: register `fn(t) -> iterable of (new, bindings)` as a rule named after it."""
+def rule(family: str, equation: str, side_condition: str = "none", via: str | None = None):
+    """Decorator: register `fn(t) -> iterable of (new, bindings)` as a rule named after it.
+
+    The equation and side condition stated here are the only copy: search/egg/ looks them up
+    by name.  `via`: see `Rule.via`."""
     def deco(fn):
-        r = Rule(fn.__name__, family, equation, side_condition, fn)
+        r = Rule(fn.__name__, family, equation, side_condition, fn, via)
         if r.name in REGISTRY:
             raise ValueError(f"rule {r.name} registered twice")
         REGISTRY[r.name] = r
@@ -147,6 +153,3 @@ def rebuild(term: Term, pos: tuple[int, ...], new: Term) -> Term | None:
         return None
     return canon(out) if set(out.axes) == set(term.axes) else None
 
-
-def reductions_over(t: Term, axis: str) -> list[Reduce]:
-    return [x for x in t.walk() if isinstance(x, Reduce) and x.axis == axis]

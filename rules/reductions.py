@@ -73,11 +73,5 @@ def size_as_sum(t):
         yield Reduce("sum", t.axis, C(1)), {}
 
 
-@rule(F, "⊕_n over x ++ y = (⊕_n over x) ⊕ (⊕_n over y)  (a fold over a concatenation)",
-      "⊕ a monoid; used by the checker's chunked evaluation, never as a term rewrite")
-def fold_of_concat(t):
-    return ()  # terms have no concatenation node: this lemma is what makes a stream form stream
-
-
 __all__ = ["sum_factor_out", "maxmin_factor_out", "maxmin_add_const", "sum_of_add",
-           "sum_of_const", "maxmin_of_const", "size_as_sum", "fold_of_concat"]
+           "sum_of_const", "maxmin_of_const", "size_as_sum"]

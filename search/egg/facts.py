@@ -23,7 +23,7 @@ from egglog import f64, i64, ne, rule
 
 from wirefuse.search.egraph import (all_indep, all_nonneg, all_pos, axis, demand_set, indep,
                                     nonneg, nonzero, pos)
-from wirefuse.search.egg.common import Tm, a, b, c, egg_rule, m, ms, n, n2, op, s1, s2, u
+from wirefuse.search.egg.common import Tm, a, b, c, egg_extra, m, ms, n, n2, op, s1, s2, u
 
 
 def _ms_all(all_rel, fact, *extra):
@@ -36,8 +36,8 @@ def _ms_all(all_rel, fact, *extra):
     )
 
 
-INDEP = egg_rule(
-    "indep", "indep(t, n) ⇔ n ∉ axes(t), derived structurally", "facts",
+INDEP = egg_extra(
+    "analysis", "indep", "indep(t, n) ⇔ n ∉ axes(t), derived structurally", "facts",
     rule(Tm.const(u), axis(n)).then(indep(Tm.const(u), n)),
     rule(Tm.bconst(s1), axis(n)).then(indep(Tm.bconst(s1), n)),
     rule(Tm.size(s1), axis(n)).then(indep(Tm.size(s1), n)),
@@ -62,8 +62,8 @@ INDEP = egg_rule(
 _POS_OPS = ("exp", "sigmoid")
 _NONNEG_OPS = ("abs", "relu", "sqrt", "square", "float")
 
-SIGN = egg_rule(
-    "sign", "pos(t) ⇒ t > 0, nonneg(t) ⇒ t ≥ 0, nonzero(t) ⇒ t ≠ 0 (rules.sign, positively)",
+SIGN = egg_extra(
+    "analysis", "sign", "pos(t) ⇒ t > 0, nonneg(t) ⇒ t ≥ 0, nonzero(t) ⇒ t ≠ 0 (rules.sign, positively)",
     "facts",
     rule(Tm.const(u), u > f64(0.0)).then(pos(Tm.const(u))),
     rule(Tm.size(s1)).then(pos(Tm.size(s1))),

@@ -1,4 +1,4 @@
-"""The reduction rules in egglog: the same names and equations as rules.reductions.
+"""The reduction rules in egglog, each attached by name to its declaration in rules.reductions.
 
 "Independent of n" is the `indep(t, n)` fact of search.egg.facts (n is not an axis of t).  These
 are the rules that move reductions over n out of the bodies of other reductions over n, which is
@@ -20,12 +20,9 @@ def _factor(monoid, *cond):
         union(head).with_(Tm.mul(MultiSet(x, Tm.red(monoid, n, Tm.mul(ms.remove(x)))))))
 
 
-SUM_FACTOR_OUT = egg_rule("sum_factor_out", "Σ_n (c · a) = c · Σ_n a", "algebra",
-                          _factor(_SUM), side_condition="c independent of n")
+SUM_FACTOR_OUT = egg_rule("sum_factor_out", "algebra", _factor(_SUM))
 MAXMIN_FACTOR_OUT = egg_rule(
-    "maxmin_factor_out", "max_n (c · a) = c · max_n a,  min_n (c · a) = c · min_n a", "algebra",
-    _factor("max", nonneg(x)), _factor("min", nonneg(x)),
-    side_condition="c independent of n and provably ≥ 0")
+    "maxmin_factor_out", "algebra", _factor("max", nonneg(x)), _factor("min", nonneg(x)))
 
 
 def _shift(monoid):
@@ -35,24 +32,21 @@ def _shift(monoid):
 
 
 MAXMIN_ADD_CONST = egg_rule(
-    "maxmin_add_const", "max_n (a + c) = max_n a + c,  min_n (a + c) = min_n a + c", "algebra",
-    _shift("max"), _shift("min"), side_condition="c independent of n")
+    "maxmin_add_const", "algebra", _shift("max"), _shift("min"))
 SUM_OF_ADD = egg_rule(
-    "sum_of_add", "Σ_n (a + b + …) = Σ_n a + Σ_n b + …", "algebra",
+    "sum_of_add", "algebra",
     rule(Tm.red(_SUM, n, Tm.add(ms)), ms.length() > i64(1)).then(
         union(Tm.red(_SUM, n, Tm.add(ms))).with_(Tm.add(MultiSet(
             Tm.red(_SUM, n, ms.pick()), Tm.red(_SUM, n, Tm.add(ms.remove(ms.pick()))))))))
-SUM_OF_CONST = egg_rule("sum_of_const", "Σ_n c = |n| · c", "algebra",
+SUM_OF_CONST = egg_rule("sum_of_const", "algebra",
                         rule(Tm.red(_SUM, n, a), indep(a, n)).then(
-                            union(Tm.red(_SUM, n, a)).with_(Tm.mul(MultiSet(Tm.size(n), a)))),
-                        side_condition="c independent of n")
-MAXMIN_OF_CONST = egg_rule("maxmin_of_const", "max_n c = c,  min_n c = c", "algebra",
+                            union(Tm.red(_SUM, n, a)).with_(Tm.mul(MultiSet(Tm.size(n), a)))))
+MAXMIN_OF_CONST = egg_rule("maxmin_of_const", "algebra",
                            rule(Tm.red("max", n, a), indep(a, n)).then(
                                union(Tm.red("max", n, a)).with_(a)),
                            rule(Tm.red("min", n, a), indep(a, n)).then(
-                               union(Tm.red("min", n, a)).with_(a)),
-                           side_condition="c independent of n (n is non-empty)")
-SIZE_AS_SUM = egg_rule("size_as_sum", "|n| = Σ_n 1", "algebra",
+                               union(Tm.red("min", n, a)).with_(a)))
+SIZE_AS_SUM = egg_rule("size_as_sum", "algebra",
                        rule(Tm.size(n)).then(union(Tm.size(n)).with_(Tm.red(_SUM, n, one(1.0)))))
 
 EGG_REDUCTIONS = [SUM_FACTOR_OUT, MAXMIN_FACTOR_OUT, MAXMIN_ADD_CONST, SUM_OF_ADD, SUM_OF_CONST,
