@@ -1,16 +1,18 @@
 """Attention variants as plain PyTorch, each with its expected streamability along the key axis j.
 
 Shapes: q (b, h, i, d), k (b, h, j, d), v (b, h, j, e); scores s_ij = q_i · k_j / √d.
-Sources: seed 001 (Abbott et al., "Accelerating Machine Learning Systems via Category Theory:
-Applications to Spherical Attention", arXiv 2505.09326: normalised contractions
-N(x) = a1(x) / b(Σ a2(x)) are streamable, Theorem 1), seed 003 (Khatri et al., "On the Anatomy
-of Attention": the taxonomy of score activations and normalisers), and the papers named below.
+Sources: Abbott et al., "Accelerating Machine Learning Systems via Category Theory: Applications
+to Spherical Attention for Gene Regulatory Networks", arXiv 2505.09326 (normalised contractions
+N(x) = a1(x) / b(Σ a2(x)) are streamable, Theorem 1); Khatri et al., "On the Anatomy of
+Attention", arXiv 2407.02423 (the taxonomy of score activations and normalisers); and the papers
+named below.
 
 Streamable along j means: a finite state, folded chunk by chunk over j with an associative
-combine, followed by a tail (THEORY.md §2).  The verdicts are mathematical facts, not what a tool
-happens to say: a normaliser a1(s)/b(Σ_j a2(s)) (any a1, a2, b) is streamable; a sort, median or
-threshold search over the whole row is not, and neither is a nonlinearity applied after the
-normalisation (f(a1(s)/Z) with f not a power or exponential keeps Z inside the sum over j).
+combine, followed by a tail (docs/theory.md §2).  The verdicts are mathematical facts, not
+what a tool happens to say: a normaliser a1(s)/b(Σ_j a2(s)) (any a1, a2, b) is streamable; a
+sort, median or threshold search over the whole row is not, and neither is a nonlinearity
+applied after the normalisation (f(a1(s)/Z) with f not a power or exponential keeps Z inside
+the sum over j; docs/theory.md §8).
 """
 import torch
 import torch.nn.functional as F
@@ -30,8 +32,8 @@ def softmax(q, k, v):
 
 
 def spherical(q, k, v, eps=1e-6):
-    """out = Σ_j s_ij v_j / √(Σ_j s_ij² + ε)  (seed 001: L2 in place of SoftMax; a1 = id,
-    a2 = square, b = √(· + ε))."""
+    """out = Σ_j s_ij v_j / √(Σ_j s_ij² + ε)  (arXiv 2505.09326: L2 in place of SoftMax;
+    a1 = id, a2 = square, b = √(· + ε); docs/theory.md §5)."""
     s = q @ k.mT / q.shape[-1] ** 0.5
     return (s @ v) / torch.sqrt(s.square().sum(dim=-1, keepdim=True) + eps)
 
@@ -42,7 +44,8 @@ def sigmoid(q, k, v):
 
 
 def relu(q, k, v):
-    """out = Σ_j relu(s_ij) v_j  (ReLU attention; seed 003's elementwise-activation branch)."""
+    """out = Σ_j relu(s_ij) v_j  (ReLU attention; the elementwise-activation branch of
+    arXiv 2407.02423)."""
     return F.relu(_scores(q, k)) @ v
 
 
@@ -53,7 +56,7 @@ def relu_squared(q, k, v):
 
 def linear(q, k, v):
     """out = Σ_j (q_i · k_j) v_j  (linear attention with identity feature map, Katharopoulos
-    et al. 2020, seed 003's M0; no normaliser)."""
+    et al. 2020, M0 of arXiv 2407.02423; no normaliser)."""
     return (q @ k.transpose(-2, -1)) @ v
 
 

@@ -1,5 +1,5 @@
 """The napkin cost model: counts against hand-derived formulas and torch's own FLOP counter,
-residency limits, monotonicity, and the napkin facts of THEORY.md §5."""
+residency limits, monotonicity, and the napkin facts of docs/theory.md §10."""
 import math
 
 import pytest

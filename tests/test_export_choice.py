@@ -1,4 +1,4 @@
-"""An exported module launches what the cost model ranks first (issue #6): its run-time choice
+"""An exported module launches what the cost model ranks first (README.md, Commands): its choice
 per call shape equals lowering.cost.ranking.best_candidate / `wirefuse explain` for the same
 device figures; CONFIG's fields (the user's overrides) still win; off the GPU nothing changed.
 

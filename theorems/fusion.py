@@ -1,4 +1,4 @@
-"""The fusion theorems of THEORY.md §3 and the normalised-contraction lemma, as constructions on
+"""The fusion theorems of docs/theory.md §5 and the normalised-contraction lemma, as constructions on
 stream forms.  Each keeps the streamed axis and changes the accumulator, never the value:
 
     for every construction F here,  F(...).as_term()  denotes the function F claims to stream,

@@ -8,8 +8,8 @@ where each body hi is *n-local* (no reduction over n inside it: it acts on one i
 time) and the tail T touches the streamed inputs only through the Ri.  A position #n in a body is
 n-local (an input over n whose values are the indices): a chunk of keys lo..hi carries its global
 positions lo..hi−1, as it carries its slice of every input; |n| is not (a chunk does not know it).  Such an f is streamable:
-state (R1..Rk), identity (e1..ek), combine ⊕1 × ... × ⊕k, and tail T (THEORY.md §2, the
-list-homomorphism view).  The prover's job is to rewrite f into this form; `decompose` only
+state (R1..Rk), identity (e1..ek), combine ⊕1 × ... × ⊕k, and tail T (docs/theory.md §4, the
+list-homomorphism view of §2).  The prover's job is to rewrite f into this form; `decompose` only
 recognises it, so it is small enough to trust.
 
 >>> from wirefuse.rewrite.ir.sexpr import parse

@@ -23,7 +23,7 @@ Counts(tensor=0.0, fp32=160.0, sfu=32.0)
 Bytes follow one rule for every tiled kernel (`tile_traffic`): a program owns one tile of each
 *grid* axis, so an input that lacks a grid axis is loaded again by every program along it: once per
 block of that axis.  For a matmul C[i,k] = Σ_j A[i,j] B[j,k] with BM × BN output tiles that is
-`IJK/BN + IJK/BM` elements (THEORY.md §5: about ABC/√M for a cache holding M elements):
+`IJK/BN + IJK/BM` elements (docs/theory.md §10: about ABC/√M for a cache holding M elements):
 
 >>> tile_traffic({"A": ("i", "j"), "B": ("j", "k")}, {"i": 64, "j": 32, "k": 128},
 ...              {"i": 16, "k": 32})

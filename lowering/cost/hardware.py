@@ -33,7 +33,6 @@ DATASHEET_H100 = "NVIDIA H100 datasheet (SXM5 column; dense, i.e. without sparsi
 DATASHEET_H200 = "NVIDIA H200 datasheet (SXM column; dense)"
 WHITEPAPER_A100 = "NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020), Table 1/3"
 CUDA_GUIDE = "CUDA C++ Programming Guide, Compute Capabilities table (arithmetic throughput)"
-NOTES = "shared/NOTES.md and device/KINDS.md (this workplace, H100 SXM, 2026-11)"
 L2_EST = ("estimate: L2->SM read bandwidth (no datasheet figure; the A100 whitepaper gives "
           "5120 B/clk, and the first H100 run of bench/costmodel.py implies >= 8 TB/s)")
 FIT_RUN1 = ("fitted to the unsplit decoding points of the first H100 run of bench/costmodel.py "
@@ -185,7 +184,7 @@ def _sfu(sms: int, clock: float, src: str) -> Figure:
 
 H100 = Spec(
     name="h100",
-    sms=Figure(132, WHITEPAPER_H100, 132, "torch.cuda.get_device_properties (KINDS.md)"),
+    sms=Figure(132, WHITEPAPER_H100, 132, "torch.cuda.get_device_properties"),
     clock_hz=Figure(1.83e9, WHITEPAPER_H100 + " (boost clock of the SXM5 rates; max 1.98 GHz)"),
     hbm_bytes_per_s=Figure(3.35e12, DATASHEET_H100, 3.0e12,
                            "device-to-device copy of 1 GiB, bytes read + written: 3.00 TB/s in "
@@ -205,13 +204,13 @@ H100 = Spec(
         "fp8": Figure(1979e12, DATASHEET_H100),
         "bf16": Figure(989.4e12, DATASHEET_H100, 690e12,
                        "8192^3 bf16 torch.matmul on random data, 686 and 691 TFLOP/s in the two "
-                       "runs of " + RUN1 + " (KINDS.md saw 798 on another day)"),
+                       "runs of " + RUN1 + " (an earlier run on this workplace's H100 saw 798)"),
         "fp16": Figure(989.4e12, DATASHEET_H100),
         "tf32": Figure(494.7e12, DATASHEET_H100),
         "fp32": Figure(66.9e12, DATASHEET_H100 + FP32_DOTS),
     },
     fp32=Figure(66.9e12, DATASHEET_H100),
-    sfu=replace(_sfu(132, 1.83e9, "THEORY.md §5 quotes about 3.9 TFLOP/s of exponentials"),
+    sfu=replace(_sfu(132, 1.83e9, "about 3.9 TFLOP/s of exponentials, docs/theory.md §10"),
                 measured=4.15e12, measured_how="tl.exp2 chains over 8.6M elements, " + RUN1),
     launch_s=Figure(4e-6, ESTIMATE, 4.3e-6, "median time of one tiny torch op, " + RUN1),
     l2_latency_s=Figure(0.4e-6, FIT_RUN34 % "0.2-0.4 us" + ": an L2 hit's latency plus the "
@@ -241,7 +240,7 @@ H100 = Spec(
 H200 = Spec(
     name="h200",
     sms=Figure(132, DATASHEET_H200 + " (same GH100 die as H100 SXM)", 132,
-               "torch device properties (KINDS.md, 2026-10-28)"),
+               "torch device properties (2026-10-28)"),
     clock_hz=Figure(1.83e9, DATASHEET_H200),
     hbm_bytes_per_s=Figure(4.8e12, DATASHEET_H200, 4.22e12,
                            "device-to-device copy of 1 GiB, bytes read + written, " + RUN_H200),
@@ -258,7 +257,7 @@ H200 = Spec(
         "fp8": Figure(1979e12, DATASHEET_H200),
         "bf16": Figure(989.4e12, DATASHEET_H200, 707e12,
                        "8192^3 bf16 torch.matmul on random data, " + RUN_H200 +
-                       " (KINDS.md saw 788 on 2026-10-28)"),
+                       " (788 on 2026-10-28)"),
         "fp16": Figure(989.4e12, DATASHEET_H200),
         "tf32": Figure(494.7e12, DATASHEET_H200),
         "fp32": Figure(66.9e12, DATASHEET_H200 + FP32_DOTS),

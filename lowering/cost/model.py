@@ -1,4 +1,4 @@
-"""A napkin GPU cost model (THEORY.md §5; seed 004): bytes between levels, residency, FLOPs by unit.
+"""A napkin GPU cost model (docs/theory.md §10): bytes between levels, residency, FLOPs by unit.
 
 The work and the tile traffic are counted from the term (lowering/cost/counts.py: contractions
 on tensor cores, exp/log/sqrt/... on the special-function unit, the rest on FP32 units; every

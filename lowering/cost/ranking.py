@@ -2,7 +2,7 @@
 
 Forms: "unfused" (the original term op by op), "fused" (the stream form as one kernel), "split"
 (split-KV: the stream axis cut into p chunks folded in parallel, then a combine kernel applying
-⊙ and the tail; sound because ⊙ is associative, THEORY.md §2).  Configs are Triton's:
+⊙ and the tail; sound because ⊙ is associative, docs/theory.md §2).  Configs are Triton's:
 BLOCK_M (rows per program), BLOCK_N (keys per loop step), num_warps, num_stages.
 
 >>> from wirefuse.lowering.cost.model import reference_form
@@ -120,8 +120,8 @@ def export_config(c: Candidate) -> dict:
 def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
             dtype: str = "bf16", device="h100", shift=None, top: int | None = None,
             forms=FORMS, causal: str | None = None) -> list[Candidate]:
-    """Ranked candidates (best first) for `source`: a function (traced, proven and its
-    certificate checked, as `wirefuse report` does), a Term, or an s-expression in stream
+    """Ranked candidates (best first) for `source`: a function (traced and proven by
+    wirefuse.prove, its certificate checked), a Term, or an s-expression in stream
     normal form.
 
     A function the prover cannot stream is ranked with its unfused form alone.  `shift`: the
@@ -144,19 +144,20 @@ def explain(source, axes=None, stream: str = "j", sizes: dict | None = None,
         if axes is None:
             raise UserError("--axes is needed to trace a function, e.g. "
                             "--axes \"q: b h i d, k: b h j d, v: b h j e\"")
-        # Trace, prove (wirefuse.prove when present, else the path finder) and check the
-        # certificate, as `wirefuse report` and `export` do; the unfused form is the trace.
-        from wirefuse.report.html import analyse_function
-        a = analyse_function(source, axes, stream)
-        term = a.term
-        if a.streamable and a.stream_form is not None and a.checker_ok is not False:
-            sf = a.stream_form
+        # Trace and prove with wirefuse.prove (search/prover.py), the pipeline `export` and
+        # `report` use: a stream form only with a certificate the checker accepted.  The
+        # unfused form is the trace.
+        from wirefuse.search.prover import prove
+        proof = prove(source, axes, stream)
+        term = proof.term
+        if proof.streamable:
+            sf = proof.stream_form
             # the loop nest export builds takes the certificate's shift degrees (components
             # with different powers of e^u have no nest without them)
             from wirefuse.lowering.loopnest.nest import certificate_degrees
-            degrees = certificate_degrees(a.certificate)
+            degrees = certificate_degrees(proof.certificate)
         else:
-            note = f"not proven streamable along {stream} ({a.reason})"
+            note = f"not proven streamable along {stream} ({proof.reason})"
         if sf is None:
             forms = tuple(f for f in forms if f == "unfused")
             note += "; ranking the unfused form only"

@@ -1,7 +1,7 @@
 """The tracer's op table: each torch operation as a term over named axes.
 
 Every handler takes `(ctx, args, kwargs)` (tensors already as `TV`s) and returns a `TV`, a tuple,
-or a Python value.  The forms follow torch's semantics exactly (THEORY.md §1):
+or a Python value.  The forms follow torch's semantics exactly (docs/theory.md §1):
 
     softmax_j(x)     = exp(x − max_j x) / Σ_j exp(x − max_j x)
     log_softmax_j(x) = x − max_j x − log Σ_j exp(x − max_j x)

@@ -10,7 +10,7 @@ thick border on the reductions over it.
 A stream form `f = T[R1..Rk]`, `Ri = ⊕_n hi` (theorems.stream) is drawn as a second panel: the
 inputs, a dashed frame for the loop over chunks of n holding the per-chunk map (the bodies hi)
 and the state components with their combine (o += Σ_n ...), then the tail T reading the state.
-With `levels`, the boxes are coloured by where the kernel keeps them (seed 004's napkin colours):
+With `levels`, the boxes are coloured by where the kernel keeps them (docs/theory.md §10):
 inputs in HBM (black), the streamed chunk loaded to SMEM (orange), the score tile, the state and
 the tail in registers (green), the result stored back to HBM.
 
@@ -343,7 +343,7 @@ def stream_scene(sf, levels: bool = False) -> Scene:
 
 
 def residency(sf) -> dict[str, list[str]]:
-    """Which arrays the streamed kernel keeps at which level (seed 004's napkin colours):
+    """Which arrays the streamed kernel keeps at which level (docs/theory.md §10):
     whole inputs and the result in HBM, a chunk of each streamed input in SMEM, and in
     registers the tiles of the other inputs, the per-chunk intermediates and the state.
 

@@ -45,7 +45,7 @@ PALETTE = {
 EXTRA = ["#be123c", "#4f46e5", "#65a30d", "#0284c7", "#b45309", "#7c3aed", "#1e3a8a",
          "#db2777", "#0f766e", "#a16207", "#6d28d9", "#15803d"]
 
-# Memory levels, as in the napkin diagrams (seed 004): HBM black, SMEM orange, registers green.
+# Memory levels, as in docs/theory.md §10: HBM black, SMEM orange, registers green.
 LEVELS = {"HBM": "#111111", "SMEM": "#f08c00", "REG": "#2b9348"}
 LEVEL_NAMES = {"HBM": "HBM", "SMEM": "SMEM", "REG": "registers"}
 
