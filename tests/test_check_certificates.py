@@ -195,7 +195,8 @@ def test_tamper_rejections(certs):
                                     "normal form"),
         "step deleted": (soft, lambda c: c["steps"].pop(3), "steps"),
         "last steps deleted": (l1, lambda c: c.update(steps=c["steps"][:1]), "normal form"),
-        "polishing step deleted": (l1, lambda c: c["steps"].pop(), "state"),
+        # the unpolished term folds the same reductions under another tail
+        "polishing step deleted": (l1, lambda c: c["steps"].pop(), "tail"),
         "rule renamed": (soft, lambda c: c["steps"][1].update(rule="sum_of_add"), "steps"),
         "rule unknown": (soft, lambda c: c["steps"][1].update(rule="trust_me"), "steps"),
         "position moved": (soft, lambda c: c["steps"][2].update(position=[0, 1]), "steps"),

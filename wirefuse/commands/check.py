@@ -8,9 +8,6 @@ the failing step or part); 2: the file cannot be read or is not JSON.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-from wirefuse.rewrite.errors import UserError
 
 
 def register(sub) -> None:
@@ -27,25 +24,8 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-def load_certificate(path) -> dict:
-    """The JSON object in `path`; UserError (exit 2) if it cannot be read or parsed."""
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror or e}; give the path of a "
-                        "certificate written by `wirefuse prove -o`") from None
-    try:
-        cert = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path} is not JSON ({e.msg} at line {e.lineno}); give a certificate "
-                        "written by `wirefuse prove -o`") from None
-    if not isinstance(cert, dict):
-        raise UserError(f"{path} holds a JSON {type(cert).__name__}, not a certificate object")
-    return cert
-
-
 def run(args) -> int:
-    from wirefuse.theorems.checker import check_certificate
+    from wirefuse.theorems.checker import check_certificate, load_certificate
     from wirefuse.theorems.certificate import certificate_summary
     cert = load_certificate(args.certificate)
     result = check_certificate(cert)
