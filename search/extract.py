@@ -16,16 +16,24 @@ Three costs per e-class c, for a stream axis n:
 
 The extracted normal form is only a candidate: `theorems.stream.decompose` is the judge, and the
 checker re-verifies everything.  Preferring small k first gives fewer state components.
+
+Encoding a term and extracting the smallest term of its root class gives the term back:
+
+>>> from egglog import EGraph
+>>> from wirefuse.rewrite.ir.sexpr import parse
+>>> from wirefuse.search.egraph import encode
+>>> t = parse("(div (sum@j (mul s[i,j] v[j,e])) (sqrt (sum@j (square s[i,j]))))")
+>>> eg = EGraph()
+>>> _ = encode(t, eg)
+>>> g = SerializedGraph.of(eg)
+>>> extract_smallest(g, g.root()) is t
+True
 """
 from __future__ import annotations
 
-import math
-
-from wirefuse.search.egraph import Node, SerializedGraph, decode
+from wirefuse.search.egraph import Node, SerializedGraph, decode, decode_node
 from wirefuse.rewrite.ir.ops import OPAQUE_OPS
 from wirefuse.rewrite.ir.term import Term
-
-INF = math.inf
 
 
 def class_axes(g: SerializedGraph) -> dict[str, frozenset[str]]:
@@ -140,7 +148,6 @@ def extract_normal(g: SerializedGraph, cls: str, n: str) -> tuple[Term, int] | N
 
 
 def _decode_mixed(g, cls, n, pick, local_pick) -> Term:
-    from wirefuse.search.egraph import decode_node
     memo: dict[tuple[str, bool], Term] = {}
     stack = [(cls, False, False)]
     while stack:

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from wirefuse.search.egraph import SerializedGraph, encode
 from wirefuse.rewrite.ir.evaluate import evaluate
-from wirefuse.search.extract import extract_normal
+from wirefuse.search.extract import extract_normal, extract_smallest
 from wirefuse.search.saturate import Limits, saturate
 from wirefuse.rewrite.ir.sexpr import parse
 from wirefuse.rules.base import canon
@@ -24,7 +24,7 @@ def _round_trip(t):
     eg = EGraph()
     encode(t, eg)
     g = SerializedGraph.of(eg)
-    return g.smallest(g.root())
+    return extract_smallest(g, g.root())
 
 
 def test_round_trip_every_node_kind():

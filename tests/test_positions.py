@@ -54,11 +54,12 @@ def test_pos_leaf_round_trips_and_evaluates():
 def test_pos_in_the_egraph_round_trips():
     pytest.importorskip("egglog")
     from wirefuse.search.egraph import EGraph, SerializedGraph, encode
+    from wirefuse.search.extract import extract_smallest
     t = parse("(sum@j (mul (exp (sub s[i,j] (abs (sub #i #j)))) v[j,e]))")
     eg = EGraph()
     encode(t, eg)
     g = SerializedGraph.of(eg)
-    assert g.smallest(g.root()) is t
+    assert extract_smallest(g, g.root()) is t
 
 
 # --- the tracer ----------------------------------------------------------------------------------
