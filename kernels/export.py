@@ -18,8 +18,7 @@ wirefuse at run time; see `choose` in the module); off the GPU (the interpreter)
 on real inputs and keeps the fastest for that call shape; exported with `tune=K` (`--tune K`),
 the module does so by itself at each new call shape on a GPU.
 
-Python: `export(fn, axes=..., stream=...)` proves (wirefuse.prove when present, else the path
-finder + checker of wirefuse.report.html), generates, writes the module to a cache folder, imports
+Python: `export(fn, axes=..., stream=...)` proves (wirefuse.prove: search/prover.py), generates, writes the module to a cache folder, imports
 it and returns the function.  CLI: `wirefuse export FILE.py:FUNC --axes ... --stream j -o OUT.py`.
 """
 from __future__ import annotations
@@ -546,14 +545,14 @@ def _config(sz, device, dtype):
 
 
 def _prove(fn, axes, stream: str):
-    """(stream form, certificate, term) or NotProven with the reason."""
-    from wirefuse.report.html import analyse_function
-    a = analyse_function(fn, axes, stream)
-    if not a.streamable or a.stream_form is None:
-        raise NotProven(f"{a.name} is not proven streamable along {stream}: {a.reason}")
-    if a.checker_ok is False:
-        raise NotProven(f"the checker rejected the certificate for {a.name}: {a.checker}")
-    return a.stream_form, a.certificate, a.term
+    """(stream form, certificate, term) from wirefuse.prove (search/prover.py, the one proof
+    pipeline: streamable only with a certificate the checker accepted), or NotProven."""
+    from wirefuse.search.prover import prove
+    proof = prove(fn, axes, stream)
+    if not proof.streamable:
+        name = getattr(fn, "__name__", "the function")
+        raise NotProven(f"{name} is not proven streamable along {stream}: {proof.reason}")
+    return proof.stream_form, proof.certificate, proof.term
 
 
 _CAUSAL_CHECK = '''
@@ -584,7 +583,7 @@ def _check_causal(mask):
 def export_source(fn, axes, stream: str, causal: str | None = None,
                   config: dict | None = None, tune: int = 0) -> str:
     """Prove `fn` streamable along `stream` and return the exported module's source."""
-    from wirefuse.loading import axes_for_function
+    from wirefuse.rewrite.trace.axes import axes_for_function
     if tune < 0:
         raise UserError(f"tune={tune}: give how many of the cost model's candidates to time "
                         "(0: launch its first untimed)")
