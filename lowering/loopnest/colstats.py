@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wirefuse.rewrite.ir.term import Input, Reduce, Term
-from wirefuse.lowering.loopnest.nest import Unsupported
+from wirefuse.lowering.loopnest.unsupported import Unsupported
 
 PREFIX = "_col"  # user inputs may not start with "_", so these names cannot clash
 

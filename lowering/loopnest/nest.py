@@ -52,15 +52,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wirefuse.rewrite.errors import UserError
 from wirefuse.rewrite.ir.term import Const, Elem, Input, Layout, Pos, Reduce, Size, State, Term
 from wirefuse.theorems.stream import Component, StreamForm
+from wirefuse.lowering.loopnest.colstats import extract as extract_column_stats
+from wirefuse.lowering.loopnest.unsupported import Unsupported
 
 MAX_CONTRACTION = 256  # the contraction axis is held whole in registers (one tl.dot per block)
-
-
-class Unsupported(UserError):
-    """The stream form is correct but the Triton generator does not support its shape."""
 
 
 @dataclass(frozen=True)
@@ -266,9 +263,8 @@ def build_loopnest(sf: StreamForm, causal: str | None = None,
     group = tuple(a for a in out_axes if a in score_axes and a != row)
     if set(group) != score_axes - {row}:
         raise Unsupported(f"the score's axes {sorted(score_axes)} are not all output axes")
-    from wirefuse.lowering.loopnest.colstats import extract
     n_used = len(used)
-    new_bodies, stats = extract(bodies, row, group, j)  # reductions over the row axis → leaves
+    new_bodies, stats = extract_column_stats(bodies, row, group, j)  # reductions over the row axis → leaves
     used = [Component(c.name, c.monoid, b) for c, b in zip(used, new_bodies)]
     shift = new_bodies[n_used] if sf.shift is not None else None
     sf = StreamForm(j, tuple(used), sf.tail, shift)
