@@ -98,7 +98,7 @@ RUN3_VARIANTS = {"spherical": tuple(RUN3), "softmax": tuple(RUN3),
 # counted as held-out when run 3 is re-scored.
 RUN3_CALIBRATION = {"prefill-12k-b4"}
 
-# Run 4: shapes none of runs 1-3 timed, for the model as changed after run 3 (issue #6).
+# Run 4: shapes none of runs 1-3 timed, for the model as changed after run 3 (docs/costmodel.md).
 RUN4 = {
     "prefill-5k-h16": dict(b=1, h=16, i=5120, j=5120, d=D, e=E),
     "prefill-10k-b2": dict(b=2, h=8, i=10240, j=10240, d=D, e=E),

@@ -2,7 +2,7 @@
 
 Needs only torch and triton (the device machine has no egglog and no wirefuse install).  These
 are plain hand-written Triton loops with the structure the lowering emits for a stream form
-(THEORY.md §2): one program per (row block, batch·head[, split]), fp32 state accumulators,
+(docs/theory.md §2): one program per (row block, batch·head[, split]), fp32 state accumulators,
 `tl.dot` for both contractions; softmax keeps the running max m (the shift) and rescales.
 
 * `fused(q, k, v, variant, BLOCK_M, BLOCK_N, num_warps, num_stages)`

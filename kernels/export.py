@@ -38,7 +38,7 @@ from wirefuse.lowering.cost.ranking import SPACE
 from wirefuse.lowering.cost.hardware import DEVICES
 from wirefuse.lowering.loopnest.nest import (build_loopnest, certificate_degrees,
                                              check_causal_skip, simplify_tail)
-from wirefuse.lowering.codegen.emit import kernel_source
+from wirefuse.lowering.codegen.source import kernel_source
 from wirefuse.rewrite.ir.sexpr import to_sexpr
 from wirefuse.theorems.stream import StreamForm
 

@@ -1,6 +1,6 @@
 """Readable Triton source from a loop nest (lowering.loopnest.nest): one streaming kernel, one combine.
 
-`kernel_source(nest)` returns Python source defining
+`lowering.codegen.source.kernel_source(nest)` joins these into Python source defining
 
     _stream_kernel  grid (⌈|i|/BLOCK_M⌉, |G|, P): one program per row block, group index and
                     split; it folds keys [p·chunk, min((p+1)·chunk, |j|)) block by block.  With
@@ -619,10 +619,3 @@ def launcher_source(nest: LoopNest) -> str:
         "    return out",
     ]
     return "\n".join(lines) + "\n"
-
-
-def kernel_source(nest: LoopNest) -> str:
-    """The Triton kernels (needs `import torch, triton, triton.language as tl`) and the launcher."""
-    from wirefuse.lowering.codegen.prepass import prepass_source  # (it imports this module)
-    return "\n\n".join([HELPERS, stream_kernel(nest), combine_kernel(nest)] +
-                       ([prepass_source(nest)] if nest.stats else []) + [launcher_source(nest)])
